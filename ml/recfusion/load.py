@@ -1,0 +1,163 @@
+"""Landing: raw frames in, typed ``raw.events`` and ``raw.items`` out, bad rows quarantined.
+
+A row that cannot be parsed (no id, a time that is not a time, an unknown event type, a
+rating that is not a number in range, text that would run as a spreadsheet formula) goes
+to ``raw.quarantine`` with a reason code, the file and line it came from and the row
+itself as JSON. Nothing is dropped: raw rows = landed rows + quarantined rows.
+Rows that parse but make no sense together (unknown items, replayed events) are dbt's
+to quarantine in staging.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import numpy as np
+import pandas as pd
+
+from recfusion.sources import EVENT_COLUMNS, EVENT_TYPES, RawData
+from recfusion.warehouse import connect
+
+log = logging.getLogger(__name__)
+
+OLDEST = pd.Timestamp("1995-01-01", tz="UTC")
+FORMULA_PREFIXES = ("=", "+", "@")
+MAX_TEXT = 2000
+
+
+def _first_reason(checks: list[tuple[str, pd.Series]], index: pd.Index) -> pd.Series:
+    """The first failing check's code per row, or NA where every check passes."""
+    reason = pd.Series(pd.NA, index=index, dtype="object")
+    for code, failed in checks:
+        reason = reason.where(reason.notna() | ~failed.fillna(False), code)
+    return reason
+
+
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """Parse ISO-8601 (UTC unless an offset is given) or Unix seconds; NaT where neither."""
+    text = values.astype("string").str.strip()
+    numeric = text.str.fullmatch(r"-?\d{1,12}(\.\d+)?").fillna(False)
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    if numeric.any():
+        secs = pd.to_numeric(text[numeric], errors="coerce")
+        out[numeric] = pd.to_datetime(secs, unit="s", utc=True, errors="coerce")
+    rest = ~numeric & text.notna() & (text != "")
+    if rest.any():
+        out[rest] = pd.to_datetime(text[rest], utc=True, errors="coerce", format="ISO8601")
+    return out
+
+
+def clean_events(events: pd.DataFrame, now: pd.Timestamp | None = None):
+    """Split raw event rows into (typed clean rows, quarantined rows with reasons)."""
+    now = now or pd.Timestamp.now(tz="UTC")
+    s = {c: events[c].astype("string").str.strip() for c in EVENT_COLUMNS}
+    etype = s["event_type"].str.lower()
+    ts = parse_timestamps(events["event_ts"])
+    rating_text = s["rating"].fillna("")
+    rating = pd.to_numeric(rating_text.where(rating_text != "", None), errors="coerce")
+    has_rating = rating_text != ""
+    query = s["query"].fillna("")
+    checks = [
+        ("missing_event_id", s["event_id"].isna() | (s["event_id"] == "")),
+        ("missing_user_id", s["user_id"].isna() | (s["user_id"] == "")),
+        ("unknown_event_type", ~etype.isin(EVENT_TYPES)),
+        ("missing_item_id", (etype != "search") & (s["item_id"].isna() | (s["item_id"] == ""))),
+        ("unparseable_timestamp", ts.isna()),
+        ("timestamp_too_old", ts < OLDEST),
+        ("timestamp_in_future", ts > now + pd.Timedelta(days=1)),
+        ("rating_not_numeric", has_rating & ~np.isfinite(rating.astype("float64")).fillna(False)),
+        ("rating_out_of_range", has_rating & ((rating < 0) | (rating > 5))),
+        ("missing_rating", (etype == "rating") & ~has_rating),
+        ("formula_like_text", query.str.startswith(FORMULA_PREFIXES)),
+        ("text_too_long", query.str.len() > MAX_TEXT),
+    ]
+    reason = _first_reason(checks, events.index)
+    bad = reason.notna()
+    clean = pd.DataFrame({
+        "event_id": s["event_id"], "user_id": s["user_id"],
+        "item_id": s["item_id"].where(s["item_id"] != "", None),
+        "event_type": etype,
+        "event_ts": ts.dt.tz_convert("UTC").dt.tz_localize(None),
+        "rating": rating.astype("float64"),
+        "query": query.where(query != "", None),
+        "source_loc": events["source_loc"],
+    })[~bad]
+    quarantined = _quarantine_rows(events[bad], reason[bad], "events")
+    return clean.reset_index(drop=True), quarantined
+
+
+def clean_items(items: pd.DataFrame):
+    s = {c: items[c].astype("string").str.strip() for c in ("item_id", "title", "description",
+                                                            "category")}
+    text = s["title"].fillna("") + " " + s["description"].fillna("")
+    checks = [
+        ("missing_item_id", s["item_id"].isna() | (s["item_id"] == "")),
+        ("formula_like_text", s["title"].fillna("").str.startswith(FORMULA_PREFIXES)),
+        ("text_too_long", text.str.len() > MAX_TEXT),
+    ]
+    reason = _first_reason(checks, items.index)
+    bad = reason.notna()
+    clean = pd.DataFrame({
+        "item_id": s["item_id"], "title": s["title"].fillna(""),
+        "description": s["description"].fillna(""),
+        "category": s["category"].where(s["category"].fillna("") != "", "unknown"),
+        "source_loc": items["source_loc"],
+    })[~bad]
+    return clean.reset_index(drop=True), _quarantine_rows(items[bad], reason[bad], "items")
+
+
+def _quarantine_rows(rows: pd.DataFrame, reason: pd.Series, entity: str) -> pd.DataFrame:
+    record = rows.drop(columns=["source_loc"]).astype("string").to_json(orient="records",
+                                                                         lines=True)
+    return pd.DataFrame({
+        "entity": entity,
+        "stage": "landing",
+        "source_loc": rows["source_loc"].astype("string"),
+        "reason": reason.astype("string"),
+        "record": record.splitlines() if len(rows) else [],
+    })
+
+
+def content_hash(raw: RawData) -> str:
+    digest = hashlib.sha256()
+    for frame in (raw.events, raw.items):
+        digest.update(pd.util.hash_pandas_object(frame.astype("string"), index=False).values)
+    return digest.hexdigest()[:16]
+
+
+def land(settings, raw: RawData) -> dict:
+    """Replace the raw tables with this load; return counts. Rerunning gives the same tables."""
+    events, q_events = clean_events(raw.events)
+    items, q_items = clean_items(raw.items)
+    load_id = content_hash(raw)
+    quarantine = pd.concat([q_events, q_items], ignore_index=True)
+    quarantine["load_id"] = load_id
+    events["load_id"], items["load_id"] = load_id, load_id
+    with connect(settings.warehouse) as con:
+        con.execute("create schema if not exists raw")
+        con.execute("begin")
+        for name, frame in (("events", events), ("items", items), ("quarantine", quarantine)):
+            con.register("frame", frame)
+            con.execute(f"create or replace table raw.{name} as select * from frame")
+            con.unregister("frame")
+        con.execute("""create table if not exists raw.loads (load_id varchar, source varchar,
+                       raw_events bigint, landed_events bigint, quarantined_events bigint,
+                       raw_items bigint, landed_items bigint, quarantined_items bigint,
+                       loaded_at timestamp)""")
+        con.execute("delete from raw.loads where load_id = ?", [load_id])
+        con.execute("insert into raw.loads values (?, ?, ?, ?, ?, ?, ?, ?, now()::timestamp)",
+                    [load_id, raw.name, len(raw.events), len(events), len(q_events),
+                     len(raw.items), len(items), len(q_items)])
+        con.execute("commit")
+    summary = {"load_id": load_id, "source": raw.name, "raw_events": len(raw.events),
+               "landed_events": len(events), "quarantined_events": len(q_events),
+               "raw_items": len(raw.items), "landed_items": len(items),
+               "quarantined_items": len(q_items)}
+    if len(q_events):
+        top = q_events["reason"].value_counts().head(5).to_dict()
+        log.warning("landing quarantined %d of %d event rows: %s", len(q_events),
+                    len(raw.events), top)
+    log.info("landed %(landed_events)d events and %(landed_items)d items (load %(load_id)s)",
+             summary)
+    return summary

@@ -1,0 +1,46 @@
+"""Event and item sources. Each returns raw frames in the landing contract.
+
+Landing contract (all columns read as text; the landing step parses and checks them):
+
+events: ``event_id, user_id, item_id, event_type, event_ts, rating, query, source_loc``
+items:  ``item_id, title, description, category, source_loc``
+
+``event_ts`` is an ISO-8601 timestamp (UTC when no offset is given) or Unix seconds;
+``source_loc`` names the file and line each row came from, for error messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+EVENT_COLUMNS = ["event_id", "user_id", "item_id", "event_type", "event_ts", "rating", "query"]
+ITEM_COLUMNS = ["item_id", "title", "description", "category"]
+EVENT_TYPES = ("view", "cart", "purchase", "search", "rating")
+
+
+class SourceError(ValueError):
+    """A whole-file problem: the load stops and names the file, line and column."""
+
+
+@dataclass
+class RawData:
+    events: pd.DataFrame
+    items: pd.DataFrame
+    name: str
+
+
+def load_source(source: str, path, settings) -> RawData:
+    """Dispatch on the source name; ``path`` is a folder or file for the real data sets."""
+    from recfusion.sources import files, movielens, beauty, synthetic
+
+    if source == "synthetic":
+        folder = synthetic.write(settings.home / "sources" / "synthetic", settings.synthetic)
+        return files.load(folder, name="synthetic")
+    if path is None:
+        raise SourceError(f"source '{source}' needs --path")
+    loaders = {"movielens": movielens.load, "beauty": beauty.load, "files": files.load}
+    if source not in loaders:
+        raise SourceError(f"unknown source '{source}', expected one of synthetic, {', '.join(loaders)}")
+    return loaders[source](path)
