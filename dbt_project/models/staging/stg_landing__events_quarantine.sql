@@ -1,0 +1,25 @@
+with
+
+flagged as (
+
+    select * from {{ ref('stg_landing__events_flagged') }}
+
+),
+
+final as (
+
+    select
+        event_id,
+        user_id,
+        item_id,
+        event_type,
+        event_ts,
+        source_loc,
+        reason
+
+    from flagged
+    where reason is not null
+
+)
+
+select * from final

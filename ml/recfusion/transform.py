@@ -1,0 +1,72 @@
+"""Running dbt: build the models and their tests, compile the manifest.
+
+dbt runs in-process through ``dbtRunner`` against the project in ``dbt_project/``; its
+target and log folders live under ``RECFUSION_HOME`` so that a run leaves nothing in the
+repository. The warehouse path and the interest settings reach dbt as an environment
+variable and ``--vars``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from recfusion.settings import REPO_ROOT
+from recfusion.warehouse import writer_lock
+
+log = logging.getLogger(__name__)
+
+DBT_PROJECT = REPO_ROOT / "dbt_project"
+
+
+class TransformError(RuntimeError):
+    """dbt failed: names the models or tests that failed and why."""
+
+
+def dbt_args(settings, command: str, *extra: str) -> list[str]:
+    target = settings.home / "dbt" / "target"
+    return [command, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
+            "--target-path", str(target), "--log-path", str(settings.home / "dbt" / "logs"),
+            "--vars", json.dumps(settings.dbt_vars()), *extra]
+
+
+def run_dbt(settings, command: str, *extra: str) -> dict:
+    """Run ``dbt <command>`` in a child process; raise ``TransformError`` naming what failed.
+
+    A child process, not ``dbtRunner``: dbt-duckdb keeps its connection open for the life of
+    the process, which would lock the warehouse against the stages that follow.
+    """
+    args = dbt_args(settings, command, *extra)
+    env = {**os.environ, "RECFUSION_WAREHOUSE": str(settings.warehouse),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    dbt = Path(sys.executable).with_name("dbt")
+    log.info("dbt %s", " ".join(args))
+    with writer_lock(settings.warehouse):
+        proc = subprocess.run([str(dbt), *args], env=env, capture_output=True, text=True)
+    results_file = settings.home / "dbt" / "target" / "run_results.json"
+    results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    failed = [r for r in results if r["status"] in ("error", "fail")]
+    if proc.returncode != 0 or failed:
+        lines = [f"{r['unique_id']}: {r['status']}: {(r.get('message') or '')[:300]}"
+                 for r in failed[:10]]
+        tail = "\n".join(proc.stdout.splitlines()[-15:] + proc.stderr.splitlines()[-5:])
+        raise TransformError(f"dbt {command} failed (exit {proc.returncode}):\n"
+                             + ("\n".join(lines) or tail))
+    log.info("dbt %s: %s", command, statuses)
+    return {"command": command, "statuses": statuses, "nodes": len(results)}
+
+
+def build(settings) -> dict:
+    """``dbt build``: every model, then its tests, in dependency order."""
+    return run_dbt(settings, "build")
+
+
+def manifest_path(settings):
+    return settings.home / "dbt" / "target" / "manifest.json"
