@@ -54,12 +54,23 @@ class TrainSettings(BaseModel):
     short_n: int = Field(10, ge=1)
     use_id_embedding: bool = True
     dropout: float = Field(0.2, ge=0, lt=1)
-    epochs: int = Field(30, ge=1)
-    patience: int = Field(4, ge=1)
+    epochs: int = Field(20, ge=1)
+    patience: int = Field(3, ge=1)
     batch_size: int = Field(256, ge=1)
     lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-5, ge=0)
     seed: int = 0
+    # variants trained and compared in one run; "learned" is the one registered
+    variants: list[str] = ["learned", "alpha", "long", "short"]
+
+    @field_validator("variants")
+    @classmethod
+    def _has_learned(cls, value: list[str]) -> list[str]:
+        allowed = {"learned", "alpha", "long", "short"}
+        unknown = [v for v in value if v not in allowed]
+        if unknown or "learned" not in value:
+            raise ValueError(f"variants {value}: need 'learned', others from {sorted(allowed)}")
+        return value
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,1 @@
+"""The fusion model, its baselines, the training loop and the offline metrics."""

@@ -1,0 +1,162 @@
+"""Scoring with the champion, and publishing that readers never see half-done.
+
+Scores go to ``main.recommendations_candidate`` in the warehouse, where the validation
+gate checks them. Publishing then writes a versioned Parquet snapshot
+(``published/recommendations/version=N/recommendations.parquet``, written to a temporary
+name and renamed), swaps the pointer file ``published/CURRENT.json`` with one rename, and
+replaces ``main.recommendations`` and appends ``main.recommendation_runs`` in one
+transaction. Readers follow the pointer: they get the old snapshot or the new one whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from recfusion import registry
+from recfusion.model.data import item_frame, read_interactions, serving_batch
+from recfusion.model.train import masked_scores
+from recfusion.warehouse import connect
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["user_id", "rank", "item_id", "score", "reason", "model_version", "run_id",
+           "published_at"]
+
+
+def explain(model, data, items: pd.DataFrame, long_top: dict, batch, row: int, rec: int,
+            gate: float, table: torch.Tensor, short_n: int) -> str:
+    """The history item or long-term category that contributed most, in words."""
+    hist = batch.seen[row]
+    sims = (table[torch.as_tensor(hist)] @ table[rec]).numpy()  # (n_hist,)
+    best = int(np.argmax(sims))
+    title = items.at[int(hist[best]) - 1, "title"]
+    category = items.at[rec - 1, "category"]
+    recent = best >= len(hist) - short_n
+    if gate < 0.5 and recent:
+        return f"Because you recently looked at '{title}'"
+    if category in long_top.get(data.users[batch.users[row]], ()):
+        return f"Matches your long-standing interest in {category}"
+    return f"Similar to '{title}' from your history"
+
+
+def score(settings) -> dict:
+    """Top-K unseen items per user from the champion, with reasons; write the candidate."""
+    model, champ = registry.load_champion(settings)
+    k = settings.top_k
+    with connect(settings.warehouse, read_only=True) as con:
+        data = read_interactions(con)
+        items = item_frame(con, data)
+        long_top = con.execute("""select user_id, list(category order by category_rank)
+                                  from marts.user_long_term_interests
+                                  where category_rank <= 3 group by user_id""").fetchall()
+    long_top = {u: set(c) for u, c in long_top}
+    batch = serving_batch(data, settings.train.max_history)
+    model.eval()
+    with torch.inference_mode():
+        table = torch.nn.functional.normalize(model.item_table(), dim=-1)
+        gates = model.encode_users(torch.from_numpy(batch.items),
+                                   torch.from_numpy(batch.ages))[1].numpy()
+    rows = []
+    for sl, scores in masked_scores(model, batch, torch.device("cpu")):
+        top = np.argpartition(-scores, k, axis=1)[:, :k]
+        for r, cand in enumerate(top):
+            g = sl.start + r
+            cand = cand[np.argsort(-scores[r, cand], kind="stable")]
+            for rank, item in enumerate(cand, start=1):
+                if not np.isfinite(scores[r, item]):
+                    continue
+                rows.append((data.users[batch.users[g]], rank, data.item_ids[item - 1],
+                             float(scores[r, item]),
+                             explain(model, data, items, long_top, batch, g, int(item),
+                                     float(gates[g]), table, settings.train.short_n)))
+    frame = pd.DataFrame(rows, columns=COLUMNS[:5])
+    frame["model_version"] = int(champ.version)
+    frame["run_id"] = champ.tags.get("run_id", champ.run_id)
+    with connect(settings.warehouse) as con:
+        con.register("frame", frame)
+        con.execute("create or replace table main.recommendations_candidate as "
+                    "select * from frame order by user_id, rank")
+        con.unregister("frame")
+    log.info("scored %d users with champion v%s: %d rows", len(data.users), champ.version,
+             len(frame))
+    return {"users": len(data.users), "rows": len(frame), "model_version": int(champ.version)}
+
+
+def _atomic_write_json(path: Path, payload: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def content_checksum(frame: pd.DataFrame) -> str:
+    cols = ["user_id", "rank", "item_id", "score", "reason", "model_version"]
+    canon = frame[cols].sort_values(["user_id", "rank"]).round({"score": 6})
+    return hashlib.sha256(pd.util.hash_pandas_object(canon, index=False).values).hexdigest()
+
+
+def current(settings) -> dict | None:
+    pointer = settings.published_dir / "CURRENT.json"
+    return json.loads(pointer.read_text()) if pointer.exists() else None
+
+
+def publish(settings) -> dict:
+    """Publish the validated candidate as the next version; unchanged content publishes nothing."""
+    with connect(settings.warehouse, read_only=True) as con:
+        frame = con.execute("select * from main.recommendations_candidate "
+                            "order by user_id, rank").df()
+    checksum = content_checksum(frame)
+    now = current(settings)
+    if now and now["checksum"] == checksum:
+        log.info("recommendations unchanged since version %s; nothing published", now["version"])
+        return {**now, "published": False}
+    version = (now["version"] + 1) if now else 1
+    published_at = datetime.now(UTC).replace(tzinfo=None)
+    frame["published_at"] = published_at
+    folder = settings.published_dir / "recommendations" / f"version={version}"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "recommendations.parquet"
+    tmp = folder / ".recommendations.parquet.tmp"
+    frame[COLUMNS].to_parquet(tmp, index=False)
+    os.replace(tmp, target)
+    record = {"version": version, "path": str(target), "rows": len(frame),
+              "users": int(frame["user_id"].nunique()), "checksum": checksum,
+              "model_version": int(frame["model_version"].iloc[0]),
+              "run_id": str(frame["run_id"].iloc[0]), "published_at": published_at.isoformat()}
+    with connect(settings.warehouse) as con:
+        con.execute("begin")
+        con.execute("""create table if not exists main.recommendation_runs (
+                         version integer, path varchar, rows bigint, users bigint,
+                         checksum varchar, model_version integer, run_id varchar,
+                         published_at timestamp)""")
+        con.execute("create or replace table main.recommendations as "
+                    "select *, ?::timestamp as published_at "
+                    "from main.recommendations_candidate", [published_at])
+        con.execute("delete from main.recommendation_runs where version = ?", [version])
+        con.execute("insert into main.recommendation_runs values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [record[c] for c in ("version", "path", "rows", "users", "checksum",
+                                         "model_version", "run_id")] + [published_at])
+        con.execute("commit")
+    _atomic_write_json(settings.published_dir / "CURRENT.json", record)
+    log.info("published version %d: %d rows for %d users -> %s", version, len(frame),
+             record["users"], target)
+    return {**record, "published": True}
+
+
+def read_published(settings, user_id: str | None = None) -> pd.DataFrame:
+    """What applications read: the snapshot the pointer names, never the live warehouse."""
+    now = current(settings)
+    if now is None:
+        raise FileNotFoundError(f"{settings.published_dir}: nothing published yet")
+    filters = [("user_id", "==", user_id)] if user_id is not None else None
+    return pd.read_parquet(now["path"], filters=filters)
