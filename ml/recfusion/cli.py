@@ -34,11 +34,15 @@ def cmd_run(args) -> int:
     print(f"published table:  main.recommendations (version {pub['version']})")
     print(f"published copy:   {pub['path']}")
     print(f"MLflow:           {settings.tracking_uri}")
-    print(f"model:            {settings.registered_model} v{train['model_version']} "
-          f"({train['reason']})")
+    print(
+        f"model:            {settings.registered_model} v{train['model_version']} "
+        f"({train['reason']})"
+    )
     m = train["metrics"]
-    print(f"learned gate:     test Recall@10 {m['test_recall_10']:.4f}, "
-          f"NDCG@10 {m['test_ndcg_10']:.4f}")
+    print(
+        f"learned gate:     test Recall@10 {m['test_recall_10']:.4f}, "
+        f"NDCG@10 {m['test_ndcg_10']:.4f}"
+    )
     frame = read_published(settings)
     user = frame["user_id"].iloc[0]
     print(f"\ntop 5 for user {user}:")
@@ -57,8 +61,11 @@ def cmd_recommend(args) -> int:
     settings = _settings(args)
     frame = read_published(settings, args.user_id)
     if frame.empty:
-        print(f"no recommendations for user '{args.user_id}' in version "
-              f"{current(settings)['version']}", file=sys.stderr)
+        print(
+            f"no recommendations for user '{args.user_id}' in version "
+            f"{current(settings)['version']}",
+            file=sys.stderr,
+        )
         return 1
     _print_recs(frame.sort_values("rank").head(args.n))
     return 0
@@ -79,8 +86,10 @@ def main(argv=None) -> int:
     rec.add_argument("-n", type=int, default=10)
     rec.set_defaults(func=cmd_recommend)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("great_expectations", "mlflow", "alembic", "urllib3", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return args.func(args)

@@ -72,8 +72,9 @@ def pick_device(setting: str):
 class Encoder:
     """A loaded text encoder: ``encode(texts)`` returns float32 vectors, one row per text."""
 
-    def __init__(self, model: str = "", device: str = "auto", max_length: int = 128,
-                 batch_size: int = 64):
+    def __init__(
+        self, model: str = "", device: str = "auto", max_length: int = 128, batch_size: int = 64
+    ):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -118,9 +119,14 @@ class Encoder:
         batches = range(0, len(texts), self.batch_size)
         with torch.inference_mode():
             for start in tqdm(batches, desc="embedding", unit="batch", disable=not progress):
-                idx = order[start:start + self.batch_size]
-                enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                     max_length=self.max_length, return_tensors="pt")
+                idx = order[start : start + self.batch_size]
+                enc = self.tokenizer(
+                    [texts[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
                 enc = {k: v.to(self.device) for k, v in enc.items()}
                 hidden = self.model(**enc).last_hidden_state  # (B, T, H)
                 out[idx] = self._pool(hidden, enc["attention_mask"]).cpu().numpy()
@@ -142,8 +148,11 @@ def embed_items(settings) -> dict:
                            cache_key varchar primary key, model varchar, vector float[])""")
         items["cache_key"] = [text_key(model_key, t) for t in items["item_text"]]
         con.register("wanted", items[["cache_key"]])
-        cached = set(con.execute("select c.cache_key from ml.embedding_cache c "
-                                 "join wanted using (cache_key)").df()["cache_key"])
+        cached = set(
+            con.execute(
+                "select c.cache_key from ml.embedding_cache c join wanted using (cache_key)"
+            ).df()["cache_key"]
+        )
         con.unregister("wanted")
     todo = items[~items["cache_key"].isin(cached)].drop_duplicates("cache_key")
     seconds, rate = 0.0, 0.0
@@ -153,16 +162,24 @@ def embed_items(settings) -> dict:
         vectors = encoder.encode(todo["item_text"].tolist())
         seconds = time.perf_counter() - start
         rate = len(todo) / seconds
-        log.info("embedded %d items in %.1fs (%.0f items/s) on %s", len(todo), seconds, rate,
-                 encoder.device)
-        new = pd.DataFrame({"cache_key": todo["cache_key"], "model": model_key,
-                            "vector": list(vectors)})
+        log.info(
+            "embedded %d items in %.1fs (%.0f items/s) on %s",
+            len(todo),
+            seconds,
+            rate,
+            encoder.device,
+        )
+        new = pd.DataFrame(
+            {"cache_key": todo["cache_key"], "model": model_key, "vector": list(vectors)}
+        )
     with connect(settings.warehouse) as con:
         con.execute("begin")
         if len(todo):
             con.register("new_vectors", new)
-            con.execute("insert or replace into ml.embedding_cache "
-                        "select cache_key, model, vector::float[] from new_vectors")
+            con.execute(
+                "insert or replace into ml.embedding_cache "
+                "select cache_key, model, vector::float[] from new_vectors"
+            )
             con.unregister("new_vectors")
         con.register("items", items[["item_id", "cache_key"]])
         con.execute("""create or replace table ml.item_vectors as
@@ -170,8 +187,14 @@ def embed_items(settings) -> dict:
                        join ml.embedding_cache c using (cache_key) order by i.item_id""")
         con.unregister("items")
         con.execute("commit")
-    summary = {"items": len(items), "embedded": len(todo), "cached": len(items) - len(todo),
-               "model": model_key, "seconds": round(seconds, 2), "items_per_s": round(rate, 1)}
+    summary = {
+        "items": len(items),
+        "embedded": len(todo),
+        "cached": len(items) - len(todo),
+        "model": model_key,
+        "seconds": round(seconds, 2),
+        "items_per_s": round(rate, 1),
+    }
     log.info("item vectors ready: %s", summary)
     return summary
 

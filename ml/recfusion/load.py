@@ -74,22 +74,27 @@ def clean_events(events: pd.DataFrame, now: pd.Timestamp | None = None):
     ]
     reason = _first_reason(checks, events.index)
     bad = reason.notna()
-    clean = pd.DataFrame({
-        "event_id": s["event_id"], "user_id": s["user_id"],
-        "item_id": s["item_id"].where(s["item_id"] != "", None),
-        "event_type": etype,
-        "event_ts": ts.dt.tz_convert("UTC").dt.tz_localize(None),
-        "rating": rating.astype("float64"),
-        "query": query.where(query != "", None),
-        "source_loc": events["source_loc"],
-    })[~bad]
+    clean = pd.DataFrame(
+        {
+            "event_id": s["event_id"],
+            "user_id": s["user_id"],
+            "item_id": s["item_id"].where(s["item_id"] != "", None),
+            "event_type": etype,
+            "event_ts": ts.dt.tz_convert("UTC").dt.tz_localize(None),
+            "rating": rating.astype("float64"),
+            "query": query.where(query != "", None),
+            "source_loc": events["source_loc"],
+        }
+    )[~bad]
     quarantined = _quarantine_rows(events[bad], reason[bad], "events")
     return clean.reset_index(drop=True), quarantined
 
 
 def clean_items(items: pd.DataFrame):
-    s = {c: items[c].astype("string").str.strip() for c in ("item_id", "title", "description",
-                                                            "category")}
+    s = {
+        c: items[c].astype("string").str.strip()
+        for c in ("item_id", "title", "description", "category")
+    }
     text = s["title"].fillna("") + " " + s["description"].fillna("")
     checks = [
         ("missing_item_id", s["item_id"].isna() | (s["item_id"] == "")),
@@ -98,25 +103,31 @@ def clean_items(items: pd.DataFrame):
     ]
     reason = _first_reason(checks, items.index)
     bad = reason.notna()
-    clean = pd.DataFrame({
-        "item_id": s["item_id"], "title": s["title"].fillna(""),
-        "description": s["description"].fillna(""),
-        "category": s["category"].where(s["category"].fillna("") != "", "unknown"),
-        "source_loc": items["source_loc"],
-    })[~bad]
+    clean = pd.DataFrame(
+        {
+            "item_id": s["item_id"],
+            "title": s["title"].fillna(""),
+            "description": s["description"].fillna(""),
+            "category": s["category"].where(s["category"].fillna("") != "", "unknown"),
+            "source_loc": items["source_loc"],
+        }
+    )[~bad]
     return clean.reset_index(drop=True), _quarantine_rows(items[bad], reason[bad], "items")
 
 
 def _quarantine_rows(rows: pd.DataFrame, reason: pd.Series, entity: str) -> pd.DataFrame:
-    record = rows.drop(columns=["source_loc"]).astype("string").to_json(orient="records",
-                                                                         lines=True)
-    return pd.DataFrame({
-        "entity": entity,
-        "stage": "landing",
-        "source_loc": rows["source_loc"].astype("string"),
-        "reason": reason.astype("string"),
-        "record": record.splitlines() if len(rows) else [],
-    })
+    record = (
+        rows.drop(columns=["source_loc"]).astype("string").to_json(orient="records", lines=True)
+    )
+    return pd.DataFrame(
+        {
+            "entity": entity,
+            "stage": "landing",
+            "source_loc": rows["source_loc"].astype("string"),
+            "reason": reason.astype("string"),
+            "record": record.splitlines() if len(rows) else [],
+        }
+    )
 
 
 def content_hash(raw: RawData) -> str:
@@ -146,18 +157,36 @@ def land(settings, raw: RawData) -> dict:
                        raw_items bigint, landed_items bigint, quarantined_items bigint,
                        loaded_at timestamp)""")
         con.execute("delete from raw.loads where load_id = ?", [load_id])
-        con.execute("insert into raw.loads values (?, ?, ?, ?, ?, ?, ?, ?, now()::timestamp)",
-                    [load_id, raw.name, len(raw.events), len(events), len(q_events),
-                     len(raw.items), len(items), len(q_items)])
+        con.execute(
+            "insert into raw.loads values (?, ?, ?, ?, ?, ?, ?, ?, now()::timestamp)",
+            [
+                load_id,
+                raw.name,
+                len(raw.events),
+                len(events),
+                len(q_events),
+                len(raw.items),
+                len(items),
+                len(q_items),
+            ],
+        )
         con.execute("commit")
-    summary = {"load_id": load_id, "source": raw.name, "raw_events": len(raw.events),
-               "landed_events": len(events), "quarantined_events": len(q_events),
-               "raw_items": len(raw.items), "landed_items": len(items),
-               "quarantined_items": len(q_items)}
+    summary = {
+        "load_id": load_id,
+        "source": raw.name,
+        "raw_events": len(raw.events),
+        "landed_events": len(events),
+        "quarantined_events": len(q_events),
+        "raw_items": len(raw.items),
+        "landed_items": len(items),
+        "quarantined_items": len(q_items),
+    }
     if len(q_events):
         top = q_events["reason"].value_counts().head(5).to_dict()
-        log.warning("landing quarantined %d of %d event rows: %s", len(q_events),
-                    len(raw.events), top)
-    log.info("landed %(landed_events)d events and %(landed_items)d items (load %(load_id)s)",
-             summary)
+        log.warning(
+            "landing quarantined %d of %d event rows: %s", len(q_events), len(raw.events), top
+        )
+    log.info(
+        "landed %(landed_events)d events and %(landed_items)d items (load %(load_id)s)", summary
+    )
     return summary

@@ -64,8 +64,7 @@ def publish(settings: Settings) -> dict:
     return publish_snapshot(settings)
 
 
-STAGES = [ingest, transform, validate_marts, embed, train, score, validate_recommendations,
-          publish]
+STAGES = [ingest, transform, validate_marts, embed, train, score, validate_recommendations, publish]
 
 
 def run_all(settings: Settings) -> dict:

@@ -28,12 +28,30 @@ from recfusion.warehouse import connect
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["user_id", "rank", "item_id", "score", "reason", "model_version", "run_id",
-           "published_at"]
+COLUMNS = [
+    "user_id",
+    "rank",
+    "item_id",
+    "score",
+    "reason",
+    "model_version",
+    "run_id",
+    "published_at",
+]
 
 
-def explain(model, data, items: pd.DataFrame, long_top: dict, batch, row: int, rec: int,
-            gate: float, table: torch.Tensor, short_n: int) -> str:
+def explain(
+    model,
+    data,
+    items: pd.DataFrame,
+    long_top: dict,
+    batch,
+    row: int,
+    rec: int,
+    gate: float,
+    table: torch.Tensor,
+    short_n: int,
+) -> str:
     """The history item or long-term category that contributed most, in words."""
     hist = batch.seen[row]
     sims = (table[torch.as_tensor(hist)] @ table[rec]).numpy()  # (n_hist,)
@@ -63,8 +81,9 @@ def score(settings) -> dict:
     model.eval()
     with torch.inference_mode():
         table = torch.nn.functional.normalize(model.item_table(), dim=-1)
-        gates = model.encode_users(torch.from_numpy(batch.items),
-                                   torch.from_numpy(batch.ages))[1].numpy()
+        gates = model.encode_users(torch.from_numpy(batch.items), torch.from_numpy(batch.ages))[
+            1
+        ].numpy()
     rows = []
     for sl, scores in masked_scores(model, batch, torch.device("cpu")):
         top = np.argpartition(-scores, k, axis=1)[:, :k]
@@ -74,20 +93,39 @@ def score(settings) -> dict:
             for rank, item in enumerate(cand, start=1):
                 if not np.isfinite(scores[r, item]):
                     continue
-                rows.append((data.users[batch.users[g]], rank, data.item_ids[item - 1],
-                             float(scores[r, item]),
-                             explain(model, data, items, long_top, batch, g, int(item),
-                                     float(gates[g]), table, settings.train.short_n)))
+                rows.append(
+                    (
+                        data.users[batch.users[g]],
+                        rank,
+                        data.item_ids[item - 1],
+                        float(scores[r, item]),
+                        explain(
+                            model,
+                            data,
+                            items,
+                            long_top,
+                            batch,
+                            g,
+                            int(item),
+                            float(gates[g]),
+                            table,
+                            settings.train.short_n,
+                        ),
+                    )
+                )
     frame = pd.DataFrame(rows, columns=COLUMNS[:5])
     frame["model_version"] = int(champ.version)
     frame["run_id"] = champ.tags.get("run_id", champ.run_id)
     with connect(settings.warehouse) as con:
         con.register("frame", frame)
-        con.execute("create or replace table main.recommendations_candidate as "
-                    "select * from frame order by user_id, rank")
+        con.execute(
+            "create or replace table main.recommendations_candidate as "
+            "select * from frame order by user_id, rank"
+        )
         con.unregister("frame")
-    log.info("scored %d users with champion v%s: %d rows", len(data.users), champ.version,
-             len(frame))
+    log.info(
+        "scored %d users with champion v%s: %d rows", len(data.users), champ.version, len(frame)
+    )
     return {"users": len(data.users), "rows": len(frame), "model_version": int(champ.version)}
 
 
@@ -113,8 +151,9 @@ def current(settings) -> dict | None:
 def publish(settings) -> dict:
     """Publish the validated candidate as the next version; unchanged content publishes nothing."""
     with connect(settings.warehouse, read_only=True) as con:
-        frame = con.execute("select * from main.recommendations_candidate "
-                            "order by user_id, rank").df()
+        frame = con.execute(
+            "select * from main.recommendations_candidate order by user_id, rank"
+        ).df()
     checksum = content_checksum(frame)
     now = current(settings)
     if now and now["checksum"] == checksum:
@@ -129,27 +168,46 @@ def publish(settings) -> dict:
     tmp = folder / ".recommendations.parquet.tmp"
     frame[COLUMNS].to_parquet(tmp, index=False)
     os.replace(tmp, target)
-    record = {"version": version, "path": str(target), "rows": len(frame),
-              "users": int(frame["user_id"].nunique()), "checksum": checksum,
-              "model_version": int(frame["model_version"].iloc[0]),
-              "run_id": str(frame["run_id"].iloc[0]), "published_at": published_at.isoformat()}
+    record = {
+        "version": version,
+        "path": str(target),
+        "rows": len(frame),
+        "users": int(frame["user_id"].nunique()),
+        "checksum": checksum,
+        "model_version": int(frame["model_version"].iloc[0]),
+        "run_id": str(frame["run_id"].iloc[0]),
+        "published_at": published_at.isoformat(),
+    }
     with connect(settings.warehouse) as con:
         con.execute("begin")
         con.execute("""create table if not exists main.recommendation_runs (
                          version integer, path varchar, rows bigint, users bigint,
                          checksum varchar, model_version integer, run_id varchar,
                          published_at timestamp)""")
-        con.execute("create or replace table main.recommendations as "
-                    "select *, ?::timestamp as published_at "
-                    "from main.recommendations_candidate", [published_at])
+        con.execute(
+            "create or replace table main.recommendations as "
+            "select *, ?::timestamp as published_at "
+            "from main.recommendations_candidate",
+            [published_at],
+        )
         con.execute("delete from main.recommendation_runs where version = ?", [version])
-        con.execute("insert into main.recommendation_runs values (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [record[c] for c in ("version", "path", "rows", "users", "checksum",
-                                         "model_version", "run_id")] + [published_at])
+        con.execute(
+            "insert into main.recommendation_runs values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                record[c]
+                for c in ("version", "path", "rows", "users", "checksum", "model_version", "run_id")
+            ]
+            + [published_at],
+        )
         con.execute("commit")
     _atomic_write_json(settings.published_dir / "CURRENT.json", record)
-    log.info("published version %d: %d rows for %d users -> %s", version, len(frame),
-             record["users"], target)
+    log.info(
+        "published version %d: %d rows for %d users -> %s",
+        version,
+        len(frame),
+        record["users"],
+        target,
+    )
     return {**record, "published": True}
 
 

@@ -75,8 +75,13 @@ def plot_gate(days_since_last: np.ndarray, gate: np.ndarray, alpha_k: float, pat
     ax.scatter(days_since_last, gate, s=6, alpha=0.5, label="learned gate (per user)")
     t = np.linspace(0, max(float(days_since_last.max(initial=1)), 1), 200)
     ax.plot(t, 1 / (1 + np.exp(-alpha_k * t)), color="black", label=f"alpha(t), k={alpha_k}")
-    ax.set(xscale="symlog", xlabel="days since the last event", ylabel="weight of long-term side",
-           title="gate on the validation users", ylim=(0, 1))
+    ax.set(
+        xscale="symlog",
+        xlabel="days since the last event",
+        ylabel="weight of long-term side",
+        title="gate on the validation users",
+        ylim=(0, 1),
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -93,15 +98,18 @@ def _champion(client, name):
 
 
 def model_card(settings, ctx: dict, metrics: dict, champion_line: str) -> str:
-    rows = "\n".join(f"| {mode} | {m['valid_ndcg_10']:.4f} | {m['test_ndcg_10']:.4f} | "
-                     f"{m['test_recall_10']:.4f} |" for mode, m in metrics.items())
+    rows = "\n".join(
+        f"| {mode} | {m['valid_ndcg_10']:.4f} | {m['test_ndcg_10']:.4f} | "
+        f"{m['test_recall_10']:.4f} |"
+        for mode, m in metrics.items()
+    )
     return f"""# recfusion fusion model
 
-- data: source `{settings.source}`, snapshot `{ctx['data_snapshot']}`, {ctx['users']} users,
-  {ctx['items']} items
-- dbt manifest sha256: `{ctx['manifest_hash']}`
-- validation gate: {ctx['validation']}
-- text encoder: `{ctx['encoder']}`
+- data: source `{settings.source}`, snapshot `{ctx["data_snapshot"]}`, {ctx["users"]} users,
+  {ctx["items"]} items
+- dbt manifest sha256: `{ctx["manifest_hash"]}`
+- validation gate: {ctx["validation"]}
+- text encoder: `{ctx["encoder"]}`
 - promotion: {champion_line}
 
 | variant | valid NDCG@10 | test NDCG@10 | test Recall@10 |
@@ -118,24 +126,39 @@ def log_and_register(settings, results: dict, pop: dict, data, ctx: dict, gate_p
     client = MlflowClient()
     name = settings.registered_model
     learned = results["learned"]
-    metrics = {mode: {**{f"valid_{k}": v for k, v in r.valid.items()},
-                      **{f"test_{k}": v for k, v in r.test.items()}}
-               for mode, r in results.items()}
+    metrics = {
+        mode: {
+            **{f"valid_{k}": v for k, v in r.valid.items()},
+            **{f"test_{k}": v for k, v in r.test.items()},
+        }
+        for mode, r in results.items()
+    }
     metrics["popularity"] = pop
-    with mlflow.start_run(run_name=f"train-{settings.source}") as run, \
-            tempfile.TemporaryDirectory() as tmp:
+    with (
+        mlflow.start_run(run_name=f"train-{settings.source}") as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         mlflow.log_params(flat_params(settings))
-        mlflow.set_tags({"data_snapshot": ctx["data_snapshot"], "source": settings.source,
-                         "manifest_hash": ctx["manifest_hash"]})
+        mlflow.set_tags(
+            {
+                "data_snapshot": ctx["data_snapshot"],
+                "source": settings.source,
+                "manifest_hash": ctx["manifest_hash"],
+            }
+        )
         mlflow.log_dict(json.loads(settings.model_dump_json()), "settings.json")
         for mode, m in metrics.items():
             mlflow.log_metrics({f"{mode}.{k}": v for k, v in m.items()})
         mlflow.log_metrics({k: v for k, v in metrics["learned"].items()})
         for mode, r in results.items():
             for h in r.history:
-                mlflow.log_metrics({f"{mode}.epoch_loss": h["loss"],
-                                    f"{mode}.epoch_valid_ndcg_10": h["valid_ndcg_10"]},
-                                   step=h["epoch"])
+                mlflow.log_metrics(
+                    {
+                        f"{mode}.epoch_loss": h["loss"],
+                        f"{mode}.epoch_valid_ndcg_10": h["valid_ndcg_10"],
+                    },
+                    step=h["epoch"],
+                )
         plot_training(results, Path(tmp) / "training_curves.png")
         mlflow.log_artifact(str(Path(tmp) / "training_curves.png"), "plots")
         gate_plot(Path(tmp) / "gate_vs_recency.png")
@@ -144,36 +167,58 @@ def log_and_register(settings, results: dict, pop: dict, data, ctx: dict, gate_p
         mlflow.log_dict({"item_ids": data.item_ids}, "item_ids.json")
         example = ctx["input_example"]  # (items (2, L) int64, ages (2, L) float32)
         info = mlflow.pytorch.log_model(
-            learned.model, name="model", serialization_format="pickle",
+            learned.model,
+            name="model",
+            serialization_format="pickle",
             input_example=example,
             signature=mlflow.models.infer_signature(
                 {"items": example[0], "ages": example[1]},
-                learned.model(*map(torch.from_numpy, example)).detach().numpy()),
-            pip_requirements=["torch==2.13.0", "recfusion"])
+                learned.model(*map(torch.from_numpy, example)).detach().numpy(),
+            ),
+            pip_requirements=["torch==2.13.0", "recfusion"],
+        )
         run_id = run.info.run_id
     version = mlflow.register_model(info.model_uri, name).version
     client.set_registered_model_alias(name, "challenger", version)
-    for key, value in {"data_snapshot": ctx["data_snapshot"], "items_hash": ctx["items_hash"],
-                       METRIC: f"{learned.valid['ndcg_10']:.6f}", "run_id": run_id}.items():
+    for key, value in {
+        "data_snapshot": ctx["data_snapshot"],
+        "items_hash": ctx["items_hash"],
+        METRIC: f"{learned.valid['ndcg_10']:.6f}",
+        "run_id": run_id,
+    }.items():
         client.set_model_version_tag(name, version, key, value)
 
     decision = decide_promotion(settings, client, name, version, learned, data, ctx)
-    client.update_model_version(name, version, description=model_card(
-        settings, ctx, {m: v for m, v in metrics.items() if m != "popularity"},
-        decision["reason"]))
+    client.update_model_version(
+        name,
+        version,
+        description=model_card(
+            settings,
+            ctx,
+            {m: v for m, v in metrics.items() if m != "popularity"},
+            decision["reason"],
+        ),
+    )
     if decision["promote"]:
         client.set_registered_model_alias(name, "champion", version)
     log.info("model %s version %s: %s", name, version, decision["reason"])
-    return {"run_id": run_id, "model_version": int(version), **decision,
-            "metrics": metrics["learned"]}
+    return {
+        "run_id": run_id,
+        "model_version": int(version),
+        **decision,
+        "metrics": metrics["learned"],
+    }
 
 
 def decide_promotion(settings, client, name, version, learned, data, ctx) -> dict:
     new = learned.valid["ndcg_10"]
     champ = _champion(client, name)
     if champ is None:
-        return {"promote": True, "champion_metric": None,
-                "reason": f"promoted: no champion yet (valid NDCG@10 {new:.4f})"}
+        return {
+            "promote": True,
+            "champion_metric": None,
+            "reason": f"promoted: no champion yet (valid NDCG@10 {new:.4f})",
+        }
     if champ.tags.get("data_snapshot") == ctx["data_snapshot"]:
         old = float(champ.tags[METRIC])
         how = "recorded on the same snapshot"
@@ -181,13 +226,19 @@ def decide_promotion(settings, client, name, version, learned, data, ctx) -> dic
         old = reevaluate(settings, name, champ.version, data)
         how = "re-evaluated on this snapshot"
     else:
-        return {"promote": True, "champion_metric": None,
-                "reason": f"promoted: champion v{champ.version} cannot score this catalogue"}
+        return {
+            "promote": True,
+            "champion_metric": None,
+            "reason": f"promoted: champion v{champ.version} cannot score this catalogue",
+        }
     promote = new > old + settings.promote_margin
     verdict = "promoted" if promote else "kept champion"
-    return {"promote": promote, "champion_metric": old,
-            "reason": f"{verdict}: valid NDCG@10 {new:.4f} vs champion v{champ.version} "
-                      f"{old:.4f} ({how}, margin {settings.promote_margin})"}
+    return {
+        "promote": promote,
+        "champion_metric": old,
+        "reason": f"{verdict}: valid NDCG@10 {new:.4f} vs champion v{champ.version} "
+        f"{old:.4f} ({how}, margin {settings.promote_margin})",
+    }
 
 
 def reevaluate(settings, name, version, data) -> float:
@@ -210,6 +261,7 @@ def load_champion(settings):
     champ = _champion(MlflowClient(), settings.registered_model)
     if champ is None:
         raise LookupError(f"registered model '{settings.registered_model}' has no champion")
-    model = mlflow.pytorch.load_model(f"models:/{settings.registered_model}@champion",
-                                      map_location="cpu")
+    model = mlflow.pytorch.load_model(
+        f"models:/{settings.registered_model}@champion", map_location="cpu"
+    )
     return model, champ

@@ -29,9 +29,20 @@ class TransformError(RuntimeError):
 
 def dbt_args(settings, command: str, *extra: str) -> list[str]:
     target = settings.home / "dbt" / "target"
-    return [command, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
-            "--target-path", str(target), "--log-path", str(settings.home / "dbt" / "logs"),
-            "--vars", json.dumps(settings.dbt_vars()), *extra]
+    return [
+        command,
+        "--project-dir",
+        str(DBT_PROJECT),
+        "--profiles-dir",
+        str(DBT_PROJECT),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(settings.home / "dbt" / "logs"),
+        "--vars",
+        json.dumps(settings.dbt_vars()),
+        *extra,
+    ]
 
 
 def run_dbt(settings, command: str, *extra: str) -> dict:
@@ -41,8 +52,11 @@ def run_dbt(settings, command: str, *extra: str) -> dict:
     the process, which would lock the warehouse against the stages that follow.
     """
     args = dbt_args(settings, command, *extra)
-    env = {**os.environ, "RECFUSION_WAREHOUSE": str(settings.warehouse),
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        "RECFUSION_WAREHOUSE": str(settings.warehouse),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     dbt = Path(sys.executable).with_name("dbt")
     log.info("dbt %s", " ".join(args))
     with writer_lock(settings.warehouse):
@@ -54,11 +68,14 @@ def run_dbt(settings, command: str, *extra: str) -> dict:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
     failed = [r for r in results if r["status"] in ("error", "fail")]
     if proc.returncode != 0 or failed:
-        lines = [f"{r['unique_id']}: {r['status']}: {(r.get('message') or '')[:300]}"
-                 for r in failed[:10]]
+        lines = [
+            f"{r['unique_id']}: {r['status']}: {(r.get('message') or '')[:300]}"
+            for r in failed[:10]
+        ]
         tail = "\n".join(proc.stdout.splitlines()[-15:] + proc.stderr.splitlines()[-5:])
-        raise TransformError(f"dbt {command} failed (exit {proc.returncode}):\n"
-                             + ("\n".join(lines) or tail))
+        raise TransformError(
+            f"dbt {command} failed (exit {proc.returncode}):\n" + ("\n".join(lines) or tail)
+        )
     log.info("dbt %s: %s", command, statuses)
     return {"command": command, "statuses": statuses, "nodes": len(results)}
 

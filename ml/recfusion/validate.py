@@ -25,8 +25,12 @@ from recfusion.warehouse import connect
 log = logging.getLogger(__name__)
 
 SUITES_DIR = REPO_ROOT / "expectations" / "suites"
-MART_SUITES = ("dim_items", "fct_user_item_splits", "user_long_term_interests",
-               "user_short_term_interests")
+MART_SUITES = (
+    "dim_items",
+    "fct_user_item_splits",
+    "user_long_term_interests",
+    "user_short_term_interests",
+)
 
 
 class ValidationFailed(RuntimeError):
@@ -81,17 +85,24 @@ def validate_frame(settings, spec: dict, frame: pd.DataFrame, context=None) -> d
     context = context or _context(settings)
     name = spec["name"]
     source = context.data_sources.add_or_update_pandas("warehouse")
-    asset = next((a for a in source.assets if a.name == name), None) or \
-        source.add_dataframe_asset(name=name)
-    batch_def = next((b for b in asset.batch_definitions if b.name == "whole"), None) or \
-        asset.add_batch_definition_whole_dataframe("whole")
+    asset = next((a for a in source.assets if a.name == name), None) or source.add_dataframe_asset(
+        name=name
+    )
+    batch_def = next(
+        (b for b in asset.batch_definitions if b.name == "whole"), None
+    ) or asset.add_batch_definition_whole_dataframe("whole")
     suite = context.suites.add_or_update(_build_suite(spec))
     vdef = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
-    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-        name=f"{name}_gate", validation_definitions=[vdef],
-        actions=[UpdateDataDocsAction(name="data_docs")],
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5}))
+        gx.ValidationDefinition(name=name, data=batch_def, suite=suite)
+    )
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=f"{name}_gate",
+            validation_definitions=[vdef],
+            actions=[UpdateDataDocsAction(name="data_docs")],
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+        )
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = checkpoint.run(batch_parameters={"dataframe": frame})
@@ -103,20 +114,30 @@ def validate_frame(settings, spec: dict, frame: pd.DataFrame, context=None) -> d
             cfg = r.expectation_config
             res = r.result or {}
             column = cfg.kwargs.get("column") or cfg.kwargs.get("column_list") or ""
-            detail = (f"{res.get('unexpected_count')} of {res.get('element_count')} values,"
-                      f" e.g. {res.get('partial_unexpected_list', [])[:5]}"
-                      if "unexpected_count" in res else f"observed {res.get('observed_value')}")
+            detail = (
+                f"{res.get('unexpected_count')} of {res.get('element_count')} values,"
+                f" e.g. {res.get('partial_unexpected_list', [])[:5]}"
+                if "unexpected_count" in res
+                else f"observed {res.get('observed_value')}"
+            )
             if r.exception_info and r.exception_info.get("raised_exception"):
                 detail = f"raised {r.exception_info.get('exception_message')}"
             failures.append(f"{cfg.type}({column}): {detail}")
-    summary = {"suite": name, "rows": len(frame), "expectations": len(spec["expectations"]),
-               "failed": len(failures)}
+    summary = {
+        "suite": name,
+        "rows": len(frame),
+        "expectations": len(spec["expectations"]),
+        "failed": len(failures),
+    }
     if failures:
-        raise ValidationFailed(f"suite '{name}' failed {len(failures)} of "
-                               f"{len(spec['expectations'])} expectations on {len(frame)} rows:"
-                               "\n  " + "\n  ".join(failures))
-    log.info("suite %s passed (%d expectations, %d rows)", name, summary["expectations"],
-             len(frame))
+        raise ValidationFailed(
+            f"suite '{name}' failed {len(failures)} of "
+            f"{len(spec['expectations'])} expectations on {len(frame)} rows:"
+            "\n  " + "\n  ".join(failures)
+        )
+    log.info(
+        "suite %s passed (%d expectations, %d rows)", name, summary["expectations"], len(frame)
+    )
     return summary
 
 
@@ -144,21 +165,27 @@ def check_quarantine_rate(settings) -> dict:
             "select raw_events, quarantined_events from raw.loads order by loaded_at desc limit 1"
         ).fetchone()
         staging_q = con.execute(
-            "select count(*) from staging.stg_landing__events_quarantine").fetchone()[0]
+            "select count(*) from staging.stg_landing__events_quarantine"
+        ).fetchone()[0]
     rate = (landing_q + staging_q) / max(raw, 1)
     summary = {"raw_events": raw, "quarantined": landing_q + staging_q, "rate": round(rate, 5)}
     if rate > settings.max_quarantine_rate:
-        raise ValidationFailed(f"quarantine rate {rate:.2%} ({landing_q + staging_q} of {raw}"
-                               f" event rows) is above max_quarantine_rate "
-                               f"{settings.max_quarantine_rate:.2%}")
-    log.info("quarantine rate %.3f%% is within %.2f%%", rate * 100,
-             settings.max_quarantine_rate * 100)
+        raise ValidationFailed(
+            f"quarantine rate {rate:.2%} ({landing_q + staging_q} of {raw}"
+            f" event rows) is above max_quarantine_rate "
+            f"{settings.max_quarantine_rate:.2%}"
+        )
+    log.info(
+        "quarantine rate %.3f%% is within %.2f%%", rate * 100, settings.max_quarantine_rate * 100
+    )
     return summary
 
 
 def validate_marts(settings) -> dict:
-    return {"quarantine": check_quarantine_rate(settings),
-            "suites": run_suites(settings, MART_SUITES)}
+    return {
+        "quarantine": check_quarantine_rate(settings),
+        "suites": run_suites(settings, MART_SUITES),
+    }
 
 
 def validate_recommendations(settings) -> dict:

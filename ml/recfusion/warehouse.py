@@ -36,7 +36,9 @@ def writer_lock(warehouse: Path, timeout_s: float = 600.0) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise WarehouseBusy(f"{warehouse}: writer lock held for over {timeout_s}s")
+                    raise WarehouseBusy(
+                        f"{warehouse}: writer lock held for over {timeout_s}s"
+                    ) from None
                 time.sleep(0.2)
         try:
             yield

@@ -1,4 +1,5 @@
-{#- Each user's distinct items in the order first met: the sequence models learn from. -#}
+{#- Each user's distinct items in the order first met:
+    the sequence that models learn from. -#}
 with
 
 events as (

@@ -1,4 +1,5 @@
-{#- Time-decayed affinity per user and category, as of the user's last event. -#}
+{#- Time-decayed affinity per user and category,
+    as of the user's last event. -#}
 with
 
 events as (
@@ -55,7 +56,7 @@ final as (
         affinity / nullif(sum(affinity) over (partition by user_id), 0)
             as affinity_share,
         row_number() over (
-            partition by user_id order by affinity desc, category
+            partition by user_id order by affinity desc, category asc
         ) as category_rank
 
     from per_category

@@ -1,4 +1,5 @@
-{#- Each user's last N item events: the ordered items and their category mix. -#}
+{#- Each user's last N item events:
+    the ordered items and their category mix. -#}
 with
 
 events as (
@@ -44,7 +45,7 @@ category_counts as (
         category,
         count(*) as n_events,
         row_number() over (
-            partition by user_id order by count(*) desc, category
+            partition by user_id order by count(*) desc, category asc
         ) as category_rank
 
     from windowed

@@ -1,4 +1,5 @@
-{#- Every landed event with the reason it cannot be used, or null when it can. -#}
+{#- Every landed event with the reason it cannot be used,
+    or null when it can. -#}
 with
 
 events as (

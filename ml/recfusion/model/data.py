@@ -68,7 +68,7 @@ def _pad(rows: list[np.ndarray], length: int, dtype) -> np.ndarray:
     for r, row in enumerate(rows):
         row = row[-length:]
         if len(row):
-            out[r, length - len(row):] = row
+            out[r, length - len(row) :] = row
     return out
 
 
@@ -76,10 +76,13 @@ def _batch(data: Interactions, rows: list[tuple[int, int, float, int]], max_len:
     """rows: (user, history length, request time, target index or 0)."""
     hist = [data.seqs[u][:n] for u, n, _, _ in rows]
     ages = [(t - data.times[u][:n]) / DAY for u, n, t, _ in rows]
-    return Batch(items=_pad(hist, max_len, np.int64),
-                 ages=_pad([a.astype(np.float32) for a in ages], max_len, np.float32),
-                 targets=np.array([tg for *_, tg in rows], dtype=np.int64),
-                 seen=hist, users=np.array([u for u, *_ in rows], dtype=np.int64))
+    return Batch(
+        items=_pad(hist, max_len, np.int64),
+        ages=_pad([a.astype(np.float32) for a in ages], max_len, np.float32),
+        targets=np.array([tg for *_, tg in rows], dtype=np.int64),
+        seen=hist,
+        users=np.array([u for u, *_ in rows], dtype=np.int64),
+    )
 
 
 def training_examples(data: Interactions, max_len: int) -> Batch:

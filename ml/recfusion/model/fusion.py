@@ -38,17 +38,25 @@ def alpha_weight(age_days: torch.Tensor, k: float) -> torch.Tensor:
 
 
 class FusionRecommender(nn.Module):
-    def __init__(self, item_vectors: torch.Tensor, hidden: int = 64, short_n: int = 10,
-                 use_id_embedding: bool = True, dropout: float = 0.2,
-                 gate_mode: str = "learned", alpha_k: float = 0.1):
+    def __init__(
+        self,
+        item_vectors: torch.Tensor,
+        hidden: int = 64,
+        short_n: int = 10,
+        use_id_embedding: bool = True,
+        dropout: float = 0.2,
+        gate_mode: str = "learned",
+        alpha_k: float = 0.1,
+    ):
         super().__init__()
         if gate_mode not in GATE_MODES:
             raise ValueError(f"gate_mode '{gate_mode}' is not one of {GATE_MODES}")
         n_items, text_dim = item_vectors.shape  # row 0 is the padding item
         self.gate_mode, self.alpha_k, self.short_n = gate_mode, alpha_k, short_n
         self.register_buffer("item_text", item_vectors.float())  # (I+1, D)
-        self.text_proj = nn.Sequential(nn.Linear(text_dim, hidden), nn.GELU(),
-                                       nn.Linear(hidden, hidden))
+        self.text_proj = nn.Sequential(
+            nn.Linear(text_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden)
+        )
         self.id_emb = nn.Embedding(n_items, hidden, padding_idx=0) if use_id_embedding else None
         if self.id_emb is not None:
             nn.init.normal_(self.id_emb.weight, std=0.02)
@@ -88,7 +96,7 @@ class FusionRecommender(nn.Module):
         long_vec = self.long_out((attn.unsqueeze(-1) * x).sum(dim=1))  # (B, H)
 
         # short-term side: the last short_n positions (histories are left-padded)
-        xs = x[:, -self.short_n:]  # (B, S, H)
+        xs = x[:, -self.short_n :]  # (B, S, H)
         out, _ = self.gru(xs)
         short_vec = self.short_out(out[:, -1])  # (B, H)
 

@@ -22,6 +22,7 @@ def ranking_metrics(ranks: np.ndarray, ks=(10, 20)) -> dict[str, float]:
     for k in ks:
         hit = ranks <= k
         out[f"recall_{k}"] = float(hit.mean()) if len(ranks) else 0.0
-        out[f"ndcg_{k}"] = float(np.where(hit, 1.0 / np.log2(ranks + 1), 0.0).mean()) \
-            if len(ranks) else 0.0
+        out[f"ndcg_{k}"] = (
+            float(np.where(hit, 1.0 / np.log2(ranks + 1), 0.0).mean()) if len(ranks) else 0.0
+        )
     return out

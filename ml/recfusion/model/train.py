@@ -56,8 +56,8 @@ def gate_values(model, batch: Batch, device, chunk: int = 1024) -> np.ndarray:
     out = []
     with torch.inference_mode():
         for start in range(0, len(batch.targets), chunk):
-            items = torch.from_numpy(batch.items[start:start + chunk]).to(device)
-            ages = torch.from_numpy(batch.ages[start:start + chunk]).to(device)
+            items = torch.from_numpy(batch.items[start : start + chunk]).to(device)
+            ages = torch.from_numpy(batch.ages[start : start + chunk]).to(device)
             out.append(model.encode_users(items, ages)[1].float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -73,7 +73,7 @@ def popularity(data: Interactions, batch: Batch) -> tuple[dict, np.ndarray]:
     """Rank by how many users have the item in their training history."""
     counts = np.zeros(data.n_items + 1)
     for u in range(len(data.users)):
-        np.add.at(counts, data.seqs[u][:data.train_length(u)], 1)
+        np.add.at(counts, data.seqs[u][: data.train_length(u)], 1)
     scores = np.tile(counts, (len(batch.targets), 1))
     scores[:, 0] = -np.inf
     for r, seen in enumerate(batch.seen):
@@ -84,10 +84,15 @@ def popularity(data: Interactions, batch: Batch) -> tuple[dict, np.ndarray]:
 
 def build_model(data: Interactions, settings, gate_mode: str) -> FusionRecommender:
     cfg = settings.train
-    return FusionRecommender(torch.from_numpy(data.item_vectors), hidden=cfg.hidden,
-                             short_n=cfg.short_n, use_id_embedding=cfg.use_id_embedding,
-                             dropout=cfg.dropout, gate_mode=gate_mode,
-                             alpha_k=settings.interests.alpha_k)
+    return FusionRecommender(
+        torch.from_numpy(data.item_vectors),
+        hidden=cfg.hidden,
+        short_n=cfg.short_n,
+        use_id_embedding=cfg.use_id_embedding,
+        dropout=cfg.dropout,
+        gate_mode=gate_mode,
+        alpha_k=settings.interests.alpha_k,
+    )
 
 
 def fit(data: Interactions, settings, gate_mode: str = "learned") -> TrainResult:
@@ -107,9 +112,14 @@ def fit(data: Interactions, settings, gate_mode: str = "learned") -> TrainResult
         model.train()
         order = rng.permutation(len(train.targets))
         total, steps = 0.0, 0
-        for s in tqdm(range(0, len(order), cfg.batch_size), desc=f"{gate_mode} epoch {epoch}",
-                      unit="batch", leave=False, mininterval=2):
-            idx = order[s:s + cfg.batch_size]
+        for s in tqdm(
+            range(0, len(order), cfg.batch_size),
+            desc=f"{gate_mode} epoch {epoch}",
+            unit="batch",
+            leave=False,
+            mininterval=2,
+        ):
+            idx = order[s : s + cfg.batch_size]
             items = torch.from_numpy(train.items[idx]).to(device)
             ages = torch.from_numpy(train.ages[idx]).to(device)
             targets = torch.from_numpy(train.targets[idx]).to(device)
@@ -122,19 +132,29 @@ def fit(data: Interactions, settings, gate_mode: str = "learned") -> TrainResult
             total += loss.item()
             steps += 1
         metrics, _ = evaluate(model, valid, device)
-        row = {"epoch": epoch, "loss": total / max(steps, 1), **{f"valid_{k}": v
-                                                                  for k, v in metrics.items()}}
+        row = {
+            "epoch": epoch,
+            "loss": total / max(steps, 1),
+            **{f"valid_{k}": v for k, v in metrics.items()},
+        }
         result.history.append(row)
-        log.info("%s epoch %d: loss %.4f, valid NDCG@10 %.4f, Recall@10 %.4f", gate_mode,
-                 epoch, row["loss"], metrics["ndcg_10"], metrics["recall_10"])
+        log.info(
+            "%s epoch %d: loss %.4f, valid NDCG@10 %.4f, Recall@10 %.4f",
+            gate_mode,
+            epoch,
+            row["loss"],
+            metrics["ndcg_10"],
+            metrics["recall_10"],
+        )
         if metrics["ndcg_10"] > best:
             best, best_state, waited = metrics["ndcg_10"], copy.deepcopy(model.state_dict()), 0
             result.best_epoch = epoch
         else:
             waited += 1
             if waited >= cfg.patience:
-                log.info("%s: early stop after epoch %d (best %d)", gate_mode, epoch,
-                         result.best_epoch)
+                log.info(
+                    "%s: early stop after epoch %d (best %d)", gate_mode, epoch, result.best_epoch
+                )
                 break
     if best_state is not None:
         model.load_state_dict(best_state)

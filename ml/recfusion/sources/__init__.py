@@ -33,7 +33,7 @@ class RawData:
 
 def load_source(source: str, path, settings) -> RawData:
     """Dispatch on the source name; ``path`` is a folder or file for the real data sets."""
-    from recfusion.sources import files, movielens, beauty, synthetic
+    from recfusion.sources import beauty, files, movielens, synthetic
 
     if source == "synthetic":
         folder = synthetic.write(settings.home / "sources" / "synthetic", settings.synthetic)
@@ -42,5 +42,7 @@ def load_source(source: str, path, settings) -> RawData:
         raise SourceError(f"source '{source}' needs --path")
     loaders = {"movielens": movielens.load, "beauty": beauty.load, "files": files.load}
     if source not in loaders:
-        raise SourceError(f"unknown source '{source}', expected one of synthetic, {', '.join(loaders)}")
+        raise SourceError(
+            f"unknown source '{source}', expected one of synthetic, {', '.join(loaders)}"
+        )
     return loaders[source](path)

@@ -36,18 +36,31 @@ def load(path) -> RawData:
                 items.append(item)
                 ts.append(str(END - (len(seq) - 1 - pos) * DAY))
                 locs.append(f"Beauty.txt:{lineno}")
-    events = pd.DataFrame({"event_id": [f"beauty-{i + 1}" for i in range(len(users))],
-                           "user_id": users, "item_id": items, "event_type": "purchase",
-                           "event_ts": ts, "rating": "", "query": "", "source_loc": locs})
+    events = pd.DataFrame(
+        {
+            "event_id": [f"beauty-{i + 1}" for i in range(len(users))],
+            "user_id": users,
+            "item_id": items,
+            "event_type": "purchase",
+            "event_ts": ts,
+            "rating": "",
+            "query": "",
+            "source_loc": locs,
+        }
+    )
     attrs_file = seq_file.parent / "Beauty_item2attributes.json"
     attrs = json.loads(attrs_file.read_text()) if attrs_file.exists() else {}
     ids = sorted(set(items), key=int)
-    item_frame = pd.DataFrame({
-        "item_id": ids,
-        "title": [f"Beauty product {i}" for i in ids],
-        "description": [f"Beauty product {i} with attributes "
-                        + " ".join(f"a{a}" for a in attrs.get(i, [])) for i in ids],
-        "category": [f"attribute {attrs[i][0]}" if attrs.get(i) else "unknown" for i in ids],
-        "source_loc": [f"Beauty_item2attributes.json:{i}" for i in ids],
-    })
+    item_frame = pd.DataFrame(
+        {
+            "item_id": ids,
+            "title": [f"Beauty product {i}" for i in ids],
+            "description": [
+                f"Beauty product {i} with attributes " + " ".join(f"a{a}" for a in attrs.get(i, []))
+                for i in ids
+            ],
+            "category": [f"attribute {attrs[i][0]}" if attrs.get(i) else "unknown" for i in ids],
+            "source_loc": [f"Beauty_item2attributes.json:{i}" for i in ids],
+        }
+    )
     return RawData(events=events, items=item_frame, name="beauty")

@@ -30,12 +30,16 @@ def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
         first_data_line = 2  # line 1 is the header
         if len(frame.columns) == 1 and any(d in frame.columns[0] for d in (";", "\t", "|")):
-            raise SourceError(f"{path} line 1: header '{frame.columns[0][:60]}' has one column;"
-                              " the file is not comma-separated")
+            raise SourceError(
+                f"{path} line 1: header '{frame.columns[0][:60]}' has one column;"
+                " the file is not comma-separated"
+            )
     missing = [c for c in columns if c not in frame.columns and c not in OPTIONAL]
     if missing:
-        raise SourceError(f"{path} line 1: missing column(s) {', '.join(missing)};"
-                          f" found {', '.join(map(str, frame.columns))}")
+        raise SourceError(
+            f"{path} line 1: missing column(s) {', '.join(missing)};"
+            f" found {', '.join(map(str, frame.columns))}"
+        )
     if frame.empty:
         raise SourceError(f"{path}: no data rows")
     for c in columns:
@@ -52,8 +56,10 @@ def _check_utf8(path: Path) -> None:
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError as err:
-                raise SourceError(f"{path} line {lineno} column {err.start + 1}: byte "
-                                  f"{line[err.start:err.start + 1]!r} is not UTF-8") from None
+                raise SourceError(
+                    f"{path} line {lineno} column {err.start + 1}: byte "
+                    f"{line[err.start : err.start + 1]!r} is not UTF-8"
+                ) from None
 
 
 def _pick(folder: Path, stem: str) -> Path:

@@ -35,10 +35,26 @@ CATEGORIES = {
     "coffee": ("espresso", "grinder", "roast", "latte", "pour-over", "bean"),
     "painting": ("canvas", "brush", "watercolour", "easel", "acrylic", "palette"),
 }
-ADJECTIVES = ("classic", "compact", "premium", "beginner", "expert", "handmade", "light",
-              "durable", "vintage", "modern")
-FORMS = ("guide to the {n}", "{n} kit", "set with {n}", "book about the {n}", "{n} starter pack",
-         "{n} accessory")
+ADJECTIVES = (
+    "classic",
+    "compact",
+    "premium",
+    "beginner",
+    "expert",
+    "handmade",
+    "light",
+    "durable",
+    "vintage",
+    "modern",
+)
+FORMS = (
+    "guide to the {n}",
+    "{n} kit",
+    "set with {n}",
+    "book about the {n}",
+    "{n} starter pack",
+    "{n} accessory",
+)
 DAY = 86_400
 
 
@@ -56,10 +72,18 @@ def generate(cfg, start: str = "2025-01-01") -> tuple[pd.DataFrame, pd.DataFrame
             noun = nouns[j % len(nouns)]
             adj = ADJECTIVES[(j // len(nouns)) % len(ADJECTIVES)]
             form = FORMS[j % len(FORMS)].format(n=noun)
-            items.append((f"i{c:02d}{j:03d}", f"{adj.title()} {form}",
-                          f"A {adj} {form} for people who love {cat}.", cat))
+            items.append(
+                (
+                    f"i{c:02d}{j:03d}",
+                    f"{adj.title()} {form}",
+                    f"A {adj} {form} for people who love {cat}.",
+                    cat,
+                )
+            )
     items_df = pd.DataFrame(items, columns=["item_id", "title", "description", "category"])
-    by_cat = {c: items_df.index[items_df["category"] == cat].to_numpy() for c, cat in enumerate(names)}
+    by_cat = {
+        c: items_df.index[items_df["category"] == cat].to_numpy() for c, cat in enumerate(names)
+    }
 
     t0 = pd.Timestamp(start, tz="UTC").value // 10**9
     rows, truth = [], []
@@ -73,7 +97,7 @@ def generate(cfg, start: str = "2025-01-01") -> tuple[pd.DataFrame, pd.DataFrame
         short_cat = int(rng.choice(others))
         seen: set[int] = set()
 
-        def pick(cat: int) -> int:
+        def pick(cat: int, seen: set[int] = seen) -> int:
             pool = [i for i in by_cat[cat] if i not in seen]
             if not pool:
                 pool = [i for i in range(len(items_df)) if i not in seen]
@@ -90,33 +114,49 @@ def generate(cfg, start: str = "2025-01-01") -> tuple[pd.DataFrame, pd.DataFrame
         ts += int(rng.integers(14, 40) * DAY)
         for s in range(cfg.short_term_events):
             ts += int(rng.integers(30, 600))
-            cat = short_cat if rng.random() < 0.85 or s >= cfg.short_term_events - 2 else int(
-                rng.choice(long_cats, p=mix))
+            cat = (
+                short_cat
+                if rng.random() < 0.85 or s >= cfg.short_term_events - 2
+                else int(rng.choice(long_cats, p=mix))
+            )
             rows.append((user, pick(cat), ts))
-        truth.append((user, "|".join(names[c] for c in long_cats),
-                      "|".join(f"{w:.3f}" for w in mix), names[short_cat]))
+        truth.append(
+            (
+                user,
+                "|".join(names[c] for c in long_cats),
+                "|".join(f"{w:.3f}" for w in mix),
+                names[short_cat],
+            )
+        )
 
     ev = pd.DataFrame(rows, columns=["user_id", "item_idx", "ts"])
     n = len(ev)
     types = rng.choice(["view", "cart", "purchase", "rating"], size=n, p=[0.6, 0.15, 0.15, 0.1])
-    events = pd.DataFrame({
-        "event_id": [f"e{i:08d}" for i in range(n)],
-        "user_id": ev["user_id"],
-        "item_id": items_df["item_id"].to_numpy()[ev["item_idx"]],
-        "event_type": types,
-        "event_ts": pd.to_datetime(ev["ts"], unit="s", utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "rating": np.where(types == "rating", rng.integers(1, 6, size=n).astype(str), ""),
-        "query": "",
-    })
+    events = pd.DataFrame(
+        {
+            "event_id": [f"e{i:08d}" for i in range(n)],
+            "user_id": ev["user_id"],
+            "item_id": items_df["item_id"].to_numpy()[ev["item_idx"]],
+            "event_type": types,
+            "event_ts": pd.to_datetime(ev["ts"], unit="s", utc=True).dt.strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ),
+            "rating": np.where(types == "rating", rng.integers(1, 6, size=n).astype(str), ""),
+            "query": "",
+        }
+    )
     # searches carry a query and no item; they shape nothing but are landed and kept
     searches = events.sample(frac=0.05, random_state=cfg.seed).copy()
     searches["event_id"] = "s" + searches["event_id"].str[1:]
-    searches["query"] = items_df.set_index("item_id").loc[searches["item_id"], "category"].to_numpy()
+    searches["query"] = (
+        items_df.set_index("item_id").loc[searches["item_id"], "category"].to_numpy()
+    )
     searches["item_id"], searches["event_type"], searches["rating"] = "", "search", ""
     events = pd.concat([events, searches]).sort_values(["event_ts", "event_id"], kind="stable")
     events = _break_some_rows(events.reset_index(drop=True), cfg, rng)
-    truth_df = pd.DataFrame(truth, columns=["user_id", "long_categories", "long_weights",
-                                            "short_category"])
+    truth_df = pd.DataFrame(
+        truth, columns=["user_id", "long_categories", "long_weights", "short_category"]
+    )
     return items_df, events, truth_df
 
 
@@ -152,6 +192,11 @@ def write(folder: Path, cfg) -> Path:
         tmp = folder / f".{name}.csv.tmp"
         frame.to_csv(tmp, index=False)
         tmp.replace(folder / f"{name}.csv")
-    log.info("synthetic data: %d items, %d events, %d users in %s",
-             len(items), len(events), len(truth), folder)
+    log.info(
+        "synthetic data: %d items, %d events, %d users in %s",
+        len(items),
+        len(events),
+        len(truth),
+        folder,
+    )
     return folder
