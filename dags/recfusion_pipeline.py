@@ -15,11 +15,14 @@ Trigger with `{"source": "movielens", "path": "/data/ml-100k"}` to run on other 
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
+# tasks that use a GPU when one is there; the embedded LocalExecutor ignores queues
+GPU_QUEUE = os.environ.get("RECFUSION_GPU_QUEUE", "gpu")
 RAW_EVENTS = Asset("recfusion://warehouse/raw/events")
 MARTS = Asset("recfusion://warehouse/marts")
 RECOMMENDATIONS = Asset("recfusion://published/recommendations")
@@ -69,11 +72,11 @@ def recfusion_pipeline():
     def validate_marts(params=None) -> dict:
         return _stage("validate_marts", params)
 
-    @task
+    @task(queue=GPU_QUEUE)
     def embed_items(params=None) -> dict:
         return _stage("embed", params)
 
-    @task
+    @task(queue=GPU_QUEUE)
     def train_register(params=None) -> dict:
         summary = _stage("train", params)
         return {k: v for k, v in summary.items() if k != "metrics"} | {

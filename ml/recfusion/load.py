@@ -38,13 +38,16 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     """Parse ISO-8601 (UTC unless an offset is given) or Unix seconds; NaT where neither."""
     text = values.astype("string").str.strip()
     numeric = text.str.fullmatch(r"-?\d{1,12}(\.\d+)?").fillna(False)
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    # microseconds: far-future and far-past times parse (and are then quarantined)
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
     if numeric.any():
         secs = pd.to_numeric(text[numeric], errors="coerce")
-        out[numeric] = pd.to_datetime(secs, unit="s", utc=True, errors="coerce")
+        secs = secs.where(secs.abs() < 2**40)  # beyond year ~36000: not a time
+        out[numeric] = pd.to_datetime(secs, unit="s", utc=True, errors="coerce").dt.as_unit("us")
     rest = ~numeric & text.notna() & (text != "")
     if rest.any():
-        out[rest] = pd.to_datetime(text[rest], utc=True, errors="coerce", format="ISO8601")
+        parsed = pd.to_datetime(text[rest], utc=True, errors="coerce", format="ISO8601")
+        out[rest] = parsed.dt.as_unit("us")
     return out
 
 

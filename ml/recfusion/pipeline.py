@@ -67,10 +67,13 @@ def publish(settings: Settings) -> dict:
 STAGES = [ingest, transform, validate_marts, embed, train, score, validate_recommendations, publish]
 
 
-def run_all(settings: Settings) -> dict:
-    """Run every stage in order; the first failure stops the run."""
+def run_all(settings: Settings, start_at: str | None = None) -> dict:
+    """Run every stage in order (from ``start_at`` if given); the first failure stops the run."""
+    names = [stage.__name__ for stage in STAGES]
+    if start_at is not None and start_at not in names:
+        raise ValueError(f"unknown stage '{start_at}', expected one of {names}")
     summaries = {}
-    for stage in STAGES:
+    for stage in STAGES[names.index(start_at) if start_at else 0 :]:
         start = time.perf_counter()
         log.info("stage %s: start", stage.__name__)
         summaries[stage.__name__] = stage(settings)

@@ -54,7 +54,7 @@ def explain(
 ) -> str:
     """The history item or long-term category that contributed most, in words."""
     hist = batch.seen[row]
-    sims = (table[torch.as_tensor(hist)] @ table[rec]).numpy()  # (n_hist,)
+    sims = (table[torch.tensor(hist)] @ table[rec]).numpy()  # (n_hist,)
     best = int(np.argmax(sims))
     title = items.at[int(hist[best]) - 1, "title"]
     category = items.at[rec - 1, "category"]

@@ -162,8 +162,7 @@ def generate(cfg, start: str = "2025-01-01") -> tuple[pd.DataFrame, pd.DataFrame
 
 def _break_some_rows(events: pd.DataFrame, cfg, rng) -> pd.DataFrame:
     """Damage a few rows the way real feeds do, so the quarantine path always runs."""
-    n_bad = int(len(events) * cfg.bad_row_rate)
-    if n_bad == 0:
+    if cfg.bad_row_rate == 0:
         return events
     events = events.astype(object)
     damage = [
@@ -173,6 +172,7 @@ def _break_some_rows(events: pd.DataFrame, cfg, rng) -> pd.DataFrame:
         ("item_id", "no-such-item"),
         ("rating", "eleven"),
     ]
+    n_bad = max(int(len(events) * cfg.bad_row_rate), len(damage))  # every kind at least once
     bad = rng.choice(len(events), size=n_bad, replace=False)
     for j, row in enumerate(bad):
         column, value = damage[j % len(damage)]
