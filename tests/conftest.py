@@ -16,10 +16,21 @@ def small_settings(home: Path, **overrides) -> Settings:
     """A run small enough for tests: 60 users, 6 categories, 2 epochs, 2 variants."""
     base = {
         "home": home,
-        "synthetic": {"n_users": 60, "n_categories": 6, "items_per_category": 12,
-                      "events_per_user": 20, "short_term_events": 6, "seed": 3},
-        "train": {"hidden": 16, "epochs": 2, "patience": 1, "batch_size": 128,
-                  "variants": ["learned", "alpha"]},
+        "synthetic": {
+            "n_users": 60,
+            "n_categories": 6,
+            "items_per_category": 12,
+            "events_per_user": 20,
+            "short_term_events": 6,
+            "seed": 3,
+        },
+        "train": {
+            "hidden": 16,
+            "epochs": 2,
+            "patience": 1,
+            "batch_size": 128,
+            "variants": ["learned", "alpha"],
+        },
         "top_k": 5,
     }
     base.update(overrides)

@@ -22,15 +22,16 @@ ROWS = [
     ("e12", "u1", "i1", "rating", "2025-03-01", "nan", "", "rating_not_numeric"),
     ("e13", "u1", "i1", "rating", "2025-03-01", "7", "", "rating_out_of_range"),
     ("e14", "u1", "i1", "rating", "2025-03-01", "", "", "missing_rating"),
-    ("e15", "u1", "", "search", "2025-03-01", "", "=HYPERLINK(\"x\")", "formula_like_text"),
+    ("e15", "u1", "", "search", "2025-03-01", "", '=HYPERLINK("x")', "formula_like_text"),
     ("e16", "u1", "", "search", "2025-03-01", "", "x" * 3000, "text_too_long"),
 ]
 
 
 def test_each_bad_row_gets_its_reason_and_nothing_is_lost():
-    frame = pd.DataFrame([r[:7] for r in ROWS], columns=["event_id", "user_id", "item_id",
-                                                          "event_type", "event_ts", "rating",
-                                                          "query"])
+    frame = pd.DataFrame(
+        [r[:7] for r in ROWS],
+        columns=["event_id", "user_id", "item_id", "event_type", "event_ts", "rating", "query"],
+    )
     frame["source_loc"] = [f"events.csv:{i + 2}" for i in range(len(frame))]
     clean, quarantined = clean_events(frame, now=pd.Timestamp("2026-01-01", tz="UTC"))
     assert len(clean) + len(quarantined) == len(frame)

@@ -28,15 +28,19 @@ def test_landing_and_staging_conserve_every_row(pipeline_run):
     ingest = summaries["ingest"]
     assert ingest["raw_events"] == ingest["landed_events"] + ingest["quarantined_events"]
     assert ingest["quarantined_events"] > 0  # the generator breaks a few rows on purpose
-    counts = query(settings, """
+    counts = query(
+        settings,
+        """
         select (select count(*) from raw.events) as landed,
                (select count(*) from staging.stg_landing__events) as clean,
                (select count(*) from staging.stg_landing__events_quarantine) as set_aside,
                (select count(*) from raw.quarantine where entity = 'events') as unparsed
-    """).iloc[0]
+    """,
+    ).iloc[0]
     assert counts["landed"] == counts["clean"] + counts["set_aside"]
-    reasons = set(query(settings, "select reason from staging.stg_landing__events_quarantine")
-                  ["reason"])
+    reasons = set(
+        query(settings, "select reason from staging.stg_landing__events_quarantine")["reason"]
+    )
     assert {"duplicate_event_id", "unknown_item"} <= reasons
     assert counts["unparsed"] == ingest["quarantined_events"]
 
@@ -62,23 +66,34 @@ def test_split_is_leave_one_out(pipeline_run):
 
 def test_long_term_affinity_matches_the_decay_formula(pipeline_run):
     settings, _ = pipeline_run
-    events = query(settings, """
+    events = query(
+        settings,
+        """
         select e.user_id, i.category, e.event_type, e.rating, e.event_ts
         from staging.stg_landing__events e join staging.stg_landing__items i using (item_id)
-    """)
+    """,
+    )
     user = events["user_id"].iloc[0]
     mine = events[events["user_id"] == user]
     age = (mine["event_ts"].max() - mine["event_ts"]).dt.total_seconds() / 86400
     weights = {"view": 1.0, "cart": 2.0, "purchase": 3.0, "search": 0.0}
-    w = [weights.get(t, 0.0) if t != "rating" else r / 5 * 3 for t, r in
-         zip(mine["event_type"], mine["rating"], strict=True)]
+    w = [
+        weights.get(t, 0.0) if t != "rating" else r / 5 * 3
+        for t, r in zip(mine["event_type"], mine["rating"], strict=True)
+    ]
     half_life = settings.interests.half_life_days
-    expected = (pd.Series(w, index=mine.index) * np.exp(-math.log(2) * age / half_life)) \
-        .groupby(mine["category"]).sum()
-    mart = query(settings, f"select category, affinity from marts.user_long_term_interests "
-                           f"where user_id = '{user}'").set_index("category")["affinity"]
-    pd.testing.assert_series_equal(mart.sort_index(), expected.sort_index(), check_names=False,
-                                   rtol=1e-6)
+    expected = (
+        (pd.Series(w, index=mine.index) * np.exp(-math.log(2) * age / half_life))
+        .groupby(mine["category"])
+        .sum()
+    )
+    mart = query(
+        settings,
+        f"select category, affinity from marts.user_long_term_interests where user_id = '{user}'",
+    ).set_index("category")["affinity"]
+    pd.testing.assert_series_equal(
+        mart.sort_index(), expected.sort_index(), check_names=False, rtol=1e-6
+    )
 
 
 def test_short_term_window_holds_the_last_n_items(pipeline_run):
@@ -135,8 +150,16 @@ def test_published_recommendations_are_complete_and_valid(pipeline_run):
     pub = summaries["publish"]
     frame = read_published(settings)
     assert len(frame) == pub["rows"] == pub["users"] * settings.top_k
-    assert list(frame.columns) == ["user_id", "rank", "item_id", "score", "reason",
-                                   "model_version", "run_id", "published_at"]
+    assert list(frame.columns) == [
+        "user_id",
+        "rank",
+        "item_id",
+        "score",
+        "reason",
+        "model_version",
+        "run_id",
+        "published_at",
+    ]
     seen = query(settings, "select user_id, item_id from marts.fct_user_item_splits")
     clash = frame.merge(seen, on=["user_id", "item_id"])
     assert clash.empty
@@ -176,7 +199,8 @@ def test_a_broken_mart_stops_the_run_before_publishing(tmp_path):
     con = duckdb.connect(str(settings.warehouse))
     con.execute("insert into marts.dim_items select * from marts.dim_items limit 3")
     con.close()
-    with pytest.raises(ValidationFailed, match=r"suite 'dim_items'(.|\n)*to_be_unique\(item_id\): 6 of 75 values"):
+    expected = r"suite 'dim_items'(.|\n)*to_be_unique\(item_id\): 6 of 75 values"
+    with pytest.raises(ValidationFailed, match=expected):
         pipeline.run_all(settings, start_at="validate_marts")
     assert (settings.published_dir / "CURRENT.json").read_text() == before
     pd.testing.assert_frame_equal(read_published(settings), published)

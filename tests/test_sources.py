@@ -11,8 +11,14 @@ from tests.conftest import need_shared
 
 
 def test_synthetic_is_seeded_and_has_known_structure(tmp_path):
-    cfg = SyntheticSettings(n_users=30, n_categories=5, items_per_category=10,
-                            events_per_user=15, short_term_events=5, seed=11)
+    cfg = SyntheticSettings(
+        n_users=30,
+        n_categories=5,
+        items_per_category=10,
+        events_per_user=15,
+        short_term_events=5,
+        seed=11,
+    )
     items, events, truth = synthetic.generate(cfg)
     items2, events2, truth2 = synthetic.generate(cfg)
     pd.testing.assert_frame_equal(events, events2)
@@ -44,11 +50,16 @@ def test_beauty_loader_keeps_file_order():
     assert first["event_ts"].astype(int).is_monotonic_increasing
 
 
-def _write(folder, events: str, items: str = "item_id,title,description,category\na,A,x,c\n",
-           encoding="utf-8"):
+def _write(
+    folder,
+    events: str,
+    items: str = "item_id,title,description,category\na,A,x,c\n",
+    encoding="utf-8",
+):
     folder.mkdir(exist_ok=True)
-    (folder / "events.csv").write_bytes(events.encode(encoding) if isinstance(events, str)
-                                        else events)
+    (folder / "events.csv").write_bytes(
+        events.encode(encoding) if isinstance(events, str) else events
+    )
     (folder / "items.csv").write_text(items)
     return folder
 
@@ -59,12 +70,17 @@ HEADER = "event_id,user_id,item_id,event_type,event_ts\n"
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("event_id,user_id,item_id,event_ts\n1,u,a,2025-01-01\n", r"line 1: missing column\(s\) event_type"),
+        (
+            "event_id,user_id,item_id,event_ts\n1,u,a,2025-01-01\n",
+            r"line 1: missing column\(s\) event_type",
+        ),
         ("event_id;user_id;item_id;event_type;event_ts\n1;u;a;view;2025\n", "not comma-separated"),
         ("", "file is empty"),
         (HEADER, "no data rows"),
-        ((HEADER + "1,u,a,view,2025-01-01\n2,u\xe9,a,view,2025-01-01\n").encode("latin-1"),
-         "line 3 column 4"),
+        (
+            (HEADER + "1,u,a,view,2025-01-01\n2,u\xe9,a,view,2025-01-01\n").encode("latin-1"),
+            "line 3 column 4",
+        ),
     ],
     ids=["missing-column", "wrong-delimiter", "empty-file", "header-only", "not-utf8"],
 )

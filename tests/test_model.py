@@ -1,0 +1,118 @@
+"""Model code on tiny data: metrics arithmetic, the encoder's forward pass, the fusion model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from recfusion.embed import Encoder, read_pooling, resolve_model
+from recfusion.model.fusion import FusionRecommender, alpha_weight
+from recfusion.model.metrics import ranking_metrics, target_ranks
+
+
+def test_ranks_and_metrics_follow_the_protocol():
+    scores = np.array(
+        [
+            [-np.inf, 0.9, 0.5, 0.1],  # target 2 ranks 2nd
+            [-np.inf, 0.9, -np.inf, 0.1],  # target 2 was seen: a miss
+            [-np.inf, 0.2, 0.2, 0.3],
+        ]
+    )  # a tie counts against the target
+    ranks = target_ranks(scores, np.array([2, 2, 2]))
+    assert ranks.tolist() == [2, 5, 3]
+    m = ranking_metrics(ranks, ks=(1, 3))
+    assert m["recall_1"] == 0 and m["recall_3"] == pytest.approx(2 / 3)
+    assert m["ndcg_3"] == pytest.approx((1 / math.log2(3) + 1 / math.log2(4)) / 3)
+
+
+def test_alpha_weight_is_the_logistic_of_age():
+    ages = torch.tensor([0.0, 10.0, 1e4])
+    assert alpha_weight(ages, 0.1).tolist() == pytest.approx([0.5, 1 / (1 + math.e**-1), 1.0])
+
+
+@pytest.mark.parametrize("mode", ["learned", "alpha", "long", "short"])
+def test_fusion_forward_shapes_and_gate(mode):
+    torch.manual_seed(0)
+    vectors = torch.randn(21, 8)
+    vectors[0] = 0
+    model = FusionRecommender(vectors, hidden=8, short_n=3, gate_mode=mode).eval()
+    items = torch.tensor([[0, 0, 3, 4, 5], [1, 2, 3, 4, 5]])  # (B, L) left-padded
+    ages = torch.tensor([[0, 0, 40.0, 2.0, 0.5], [90, 60, 30, 20, 10.0]])
+    scores = model(items, ages)
+    assert scores.shape == (2, 21)
+    _, gate = model.encode_users(items, ages)
+    assert ((gate >= 0) & (gate <= 1)).all()
+    if mode == "alpha":  # the fixed gate is alpha of the days since the last event
+        assert gate.tolist() == pytest.approx(alpha_weight(torch.tensor([0.5, 10.0]), 0.1).tolist())
+    # padding never changes the result
+    padded = model(torch.nn.functional.pad(items, (3, 0)), torch.nn.functional.pad(ages, (3, 0)))
+    assert torch.allclose(padded, scores, atol=1e-5)
+
+
+def test_fusion_model_learns_a_simple_sequence():
+    torch.manual_seed(0)
+    vectors = torch.randn(11, 8)
+    model = FusionRecommender(vectors, hidden=16, short_n=2, dropout=0.0)
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    items = torch.tensor([[i, i + 1] for i in range(1, 9)])
+    ages = torch.ones_like(items, dtype=torch.float32)
+    targets = items[:, 1] + 1  # next item after the last one
+    for _ in range(150):
+        loss = torch.nn.functional.cross_entropy(model(items, ages), targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert (model(items, ages).argmax(dim=1) == targets).float().mean() > 0.9
+
+
+def test_packaged_encoder_reads_its_own_pooling_and_embeds_meaningfully():
+    path, key = resolve_model("")
+    assert key.endswith("all-MiniLM-L6-v2")
+    pooling = read_pooling(path)
+    assert pooling.mode == "mean" and pooling.normalize
+    enc = Encoder(batch_size=2)
+    v = enc.encode(
+        ["a tent for mountain hiking", "hiking boots for the trail", "a jazz saxophone record"],
+        progress=False,
+    )
+    assert v.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2]
+
+
+def test_tiny_random_encoder_batches_give_the_same_vectors_as_one_by_one(tmp_path):
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    words = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        "a",
+        "red",
+        "blue",
+        "tent",
+        "boot",
+        "long",
+        "very",
+    ]
+    (tmp_path / "vocab.txt").write_text("\n".join(words))
+    BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt")).save_pretrained(tmp_path)
+    config = BertConfig(
+        vocab_size=len(words),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
+    BertModel(config).save_pretrained(tmp_path)
+    enc = Encoder(str(tmp_path), device="cpu", batch_size=2)
+    texts = ["a red tent", "very very long blue boot a tent", "boot", "a blue tent"]
+    together = enc.encode(texts, progress=False)
+    alone = np.vstack([enc.encode([t], progress=False) for t in texts])
+    assert together.shape == (4, 16)
+    np.testing.assert_allclose(together, alone, atol=1e-5)
