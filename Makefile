@@ -34,7 +34,7 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	cd dbt_project && RECFUSION_WAREHOUSE=$(RECFUSION_HOME)/lint.duckdb \
+	mkdir -p $(RECFUSION_HOME) && cd dbt_project && RECFUSION_WAREHOUSE=$(RECFUSION_HOME)/lint.duckdb \
 	  ../$(BIN)/sqlfluff lint models tests macros
 
 format: install

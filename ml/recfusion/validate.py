@@ -1,9 +1,15 @@
 """The validation gate: Great Expectations suites over the warehouse, failing closed.
 
 Suites are JSON files in ``expectations/suites/``, one per table, each with the SQL that
-reads the frame to check. The frame is read from DuckDB with DuckDB itself and validated
-by GX's pandas engine: GX's SQL path through duckdb-engine fails on this stack (see
-docs/validation.md), and reading the frame in DuckDB keeps joins and window checks in SQL.
+selects the rows to check. GX runs them with its SQL engine on DuckDB (through
+duckdb-engine), so every metric is a query in the warehouse: nothing is pulled into
+memory, and validation scales with DuckDB rather than with pandas.
+
+GX's SQL engine returns query results after closing the connection it ran them on, and a
+DuckDB cursor loses its rows when its connection closes; that is the
+``MetricResolutionError: list index out of range`` seen with GX on DuckDB. GX already keeps
+one persisted connection for dialects that need it (SQLite, SQL Server, ...);
+``_persist_duckdb_connections`` adds DuckDB to that list. See docs/validation.md.
 
 A failed expectation raises ``ValidationFailed`` naming the suite, the expectation, how
 many values failed and a few of them; the pipeline stops before anything is published.
@@ -12,12 +18,13 @@ Data Docs are rebuilt on each run under ``RECFUSION_HOME/gx``.
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
+import subprocess
+import sys
 import warnings
 from pathlib import Path
-
-import pandas as pd
 
 from recfusion.settings import REPO_ROOT
 from recfusion.warehouse import connect
@@ -25,12 +32,29 @@ from recfusion.warehouse import connect
 log = logging.getLogger(__name__)
 
 SUITES_DIR = REPO_ROOT / "expectations" / "suites"
+RAW_SUITES = ("raw_events",)
 MART_SUITES = (
+    "stg_landing__events",
     "dim_items",
     "fct_user_item_splits",
     "user_long_term_interests",
     "user_short_term_interests",
 )
+
+
+class _DuckDBDialect(enum.StrEnum):
+    DUCKDB = "duckdb"
+
+
+def _persist_duckdb_connections() -> None:
+    """Make GX keep its DuckDB connection open until results are fetched (see above)."""
+    from great_expectations.execution_engine import sqlalchemy_execution_engine as engine
+
+    if not any(d.value == "duckdb" for d in engine._PERSISTED_CONNECTION_DIALECTS):
+        engine._PERSISTED_CONNECTION_DIALECTS = (
+            *engine._PERSISTED_CONNECTION_DIALECTS,
+            _DuckDBDialect.DUCKDB,
+        )
 
 
 class ValidationFailed(RuntimeError):
@@ -77,35 +101,7 @@ def _build_suite(spec: dict):
     return suite
 
 
-def validate_frame(settings, spec: dict, frame: pd.DataFrame, context=None) -> dict:
-    """Run one suite over ``frame``; update Data Docs; raise ``ValidationFailed`` on failure."""
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-
-    context = context or _context(settings)
-    name = spec["name"]
-    source = context.data_sources.add_or_update_pandas("warehouse")
-    asset = next((a for a in source.assets if a.name == name), None) or source.add_dataframe_asset(
-        name=name
-    )
-    batch_def = next(
-        (b for b in asset.batch_definitions if b.name == "whole"), None
-    ) or asset.add_batch_definition_whole_dataframe("whole")
-    suite = context.suites.add_or_update(_build_suite(spec))
-    vdef = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=name, data=batch_def, suite=suite)
-    )
-    checkpoint = context.checkpoints.add_or_update(
-        gx.Checkpoint(
-            name=f"{name}_gate",
-            validation_definitions=[vdef],
-            actions=[UpdateDataDocsAction(name="data_docs")],
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
-        )
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = checkpoint.run(batch_parameters={"dataframe": frame})
+def _failures(result) -> list[str]:
     failures = []
     for run_result in result.run_results.values():
         for r in run_result.results:
@@ -114,43 +110,101 @@ def validate_frame(settings, spec: dict, frame: pd.DataFrame, context=None) -> d
             cfg = r.expectation_config
             res = r.result or {}
             column = cfg.kwargs.get("column") or cfg.kwargs.get("column_list") or ""
-            detail = (
-                f"{res.get('unexpected_count')} of {res.get('element_count')} values,"
-                f" e.g. {res.get('partial_unexpected_list', [])[:5]}"
-                if "unexpected_count" in res
-                else f"observed {res.get('observed_value')}"
-            )
             if r.exception_info and r.exception_info.get("raised_exception"):
                 detail = f"raised {r.exception_info.get('exception_message')}"
+            elif "unexpected_count" in res:
+                detail = (
+                    f"{res['unexpected_count']} of {res.get('element_count')} values,"
+                    f" e.g. {res.get('partial_unexpected_list', [])[:5]}"
+                )
+            else:
+                detail = f"observed {res.get('observed_value')}"
             failures.append(f"{cfg.type}({column}): {detail}")
-    summary = {
-        "suite": name,
-        "rows": len(frame),
-        "expectations": len(spec["expectations"]),
-        "failed": len(failures),
-    }
-    if failures:
-        raise ValidationFailed(
-            f"suite '{name}' failed {len(failures)} of "
-            f"{len(spec['expectations'])} expectations on {len(frame)} rows:"
-            "\n  " + "\n  ".join(failures)
-        )
-    log.info(
-        "suite %s passed (%d expectations, %d rows)", name, summary["expectations"], len(frame)
-    )
-    return summary
+    return failures
 
 
 def run_suites(settings, names, suites_dir: Path = SUITES_DIR) -> list[dict]:
-    """Validate each named suite against the warehouse; stop at the first failure."""
-    context = _context(settings)
-    summaries = []
-    for name in names:
-        spec = load_suite_spec(name, settings, suites_dir)
-        with connect(settings.warehouse, read_only=True) as con:
-            frame = con.execute(spec["query"]).df()
-        summaries.append(validate_frame(settings, spec, frame, context))
+    """Validate the named suites in a child process; raise ``ValidationFailed`` on failure.
+
+    A child process because GX keeps its DuckDB connections for the life of its objects,
+    and an open connection locks the warehouse file against the writers that follow.
+    """
+    payload = json.dumps(
+        {
+            "settings": json.loads(settings.model_dump_json()),
+            "names": list(names),
+            "suites_dir": str(suites_dir),
+        }
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "recfusion.validate"], input=payload, capture_output=True, text=True
+    )
+    lines = proc.stdout.strip().splitlines()
+    outcome = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else None
+    if outcome is None:
+        raise RuntimeError(
+            f"validation process failed (exit {proc.returncode}):\n" + proc.stderr[-3000:]
+        )
+    if outcome.get("failed"):
+        raise ValidationFailed(outcome["failed"])
+    for summary in outcome["summaries"]:
+        log.info("suite %(suite)s passed (%(expectations)d expectations)", summary)
     log.info("Data Docs: %s", data_docs_index(settings))
+    return outcome["summaries"]
+
+
+def _run_suites_here(settings, names, suites_dir: Path = SUITES_DIR) -> list[dict]:
+    """Validate each named suite in the warehouse; raise at the first failing suite."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    _persist_duckdb_connections()
+    context = _context(settings)
+    source = context.data_sources.add_or_update_sql(
+        "warehouse",
+        connection_string=f"duckdb:///{settings.warehouse}",
+        kwargs={"connect_args": {"read_only": True}},
+    )
+    summaries = []
+    try:
+        for name in names:
+            spec = load_suite_spec(name, settings, suites_dir)
+            asset = source.add_query_asset(name=name, query=spec["query"])
+            batch_def = asset.add_batch_definition_whole_table("whole")
+            suite = context.suites.add_or_update(_build_suite(spec))
+            vdef = context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=name, data=batch_def, suite=suite)
+            )
+            checkpoint = context.checkpoints.add_or_update(
+                gx.Checkpoint(
+                    name=f"{name}_gate",
+                    validation_definitions=[vdef],
+                    actions=[UpdateDataDocsAction(name="data_docs")],
+                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+                )
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = checkpoint.run()
+            failures = _failures(result)
+            rows = next(iter(result.run_results.values())).statistics
+            if failures:
+                raise ValidationFailed(
+                    f"suite '{name}' failed {len(failures)} of {len(spec['expectations'])}"
+                    f" expectations:\n  "
+                    + "\n  ".join(failures)
+                    + f"\nData Docs: {data_docs_index(settings)}"
+                )
+            summaries.append(
+                {
+                    "suite": name,
+                    "expectations": len(spec["expectations"]),
+                    "evaluated": rows.get("evaluated_expectations"),
+                    "failed": 0,
+                }
+            )
+    finally:
+        source.get_execution_engine().close()
     return summaries
 
 
@@ -190,3 +244,21 @@ def validate_marts(settings) -> dict:
 
 def validate_recommendations(settings) -> dict:
     return {"suites": run_suites(settings, ["recommendations"])}
+
+
+def _main() -> None:
+    """Child-process entry: settings and suite names as JSON on stdin, outcome on stdout."""
+    from recfusion.settings import Settings
+
+    logging.basicConfig(level=logging.WARNING)
+    request = json.loads(sys.stdin.read())
+    settings = Settings(**request["settings"])
+    try:
+        summaries = _run_suites_here(settings, request["names"], Path(request["suites_dir"]))
+        print(json.dumps({"summaries": summaries}))
+    except ValidationFailed as err:
+        print(json.dumps({"failed": str(err)}))
+
+
+if __name__ == "__main__":
+    _main()
