@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 OLDEST = pd.Timestamp("1995-01-01", tz="UTC")
 FORMULA_PREFIXES = ("=", "+", "@")
 MAX_TEXT = 2000
+# control characters (but tab and newline), bidirectional overrides, zero-width marks
+ODD_UNICODE = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ufffd]"
+BAD_ID = r"\s|[\x00-\x1f\x7f]"
 
 
 def _first_reason(checks: list[tuple[str, pd.Series]], index: pd.Index) -> pd.Series:
@@ -51,7 +54,17 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     return out
 
 
-def clean_events(events: pd.DataFrame, now: pd.Timestamp | None = None):
+def _id_checks(ids: list[pd.Series], numeric: bool) -> list[tuple[str, pd.Series]]:
+    checks = []
+    for values in ids:
+        present = values.fillna("") != ""
+        checks.append(("malformed_id", present & values.str.contains(BAD_ID, regex=True)))
+        if numeric:
+            checks.append(("non_numeric_id", present & ~values.str.fullmatch(r"\d+").fillna(False)))
+    return checks
+
+
+def clean_events(events: pd.DataFrame, now: pd.Timestamp | None = None, numeric_ids: bool = False):
     """Split raw event rows into (typed clean rows, quarantined rows with reasons)."""
     now = now or pd.Timestamp.now(tz="UTC")
     s = {c: events[c].astype("string").str.strip() for c in EVENT_COLUMNS}
@@ -66,6 +79,7 @@ def clean_events(events: pd.DataFrame, now: pd.Timestamp | None = None):
         ("missing_user_id", s["user_id"].isna() | (s["user_id"] == "")),
         ("unknown_event_type", ~etype.isin(EVENT_TYPES)),
         ("missing_item_id", (etype != "search") & (s["item_id"].isna() | (s["item_id"] == ""))),
+        *_id_checks([s["user_id"], s["item_id"]], numeric_ids),
         ("unparseable_timestamp", ts.isna()),
         ("timestamp_too_old", ts < OLDEST),
         ("timestamp_in_future", ts > now + pd.Timedelta(days=1)),
@@ -74,6 +88,7 @@ def clean_events(events: pd.DataFrame, now: pd.Timestamp | None = None):
         ("missing_rating", (etype == "rating") & ~has_rating),
         ("formula_like_text", query.str.startswith(FORMULA_PREFIXES)),
         ("text_too_long", query.str.len() > MAX_TEXT),
+        ("odd_unicode", query.str.contains(ODD_UNICODE, regex=True)),
     ]
     reason = _first_reason(checks, events.index)
     bad = reason.notna()
@@ -93,7 +108,7 @@ def clean_events(events: pd.DataFrame, now: pd.Timestamp | None = None):
     return clean.reset_index(drop=True), quarantined
 
 
-def clean_items(items: pd.DataFrame):
+def clean_items(items: pd.DataFrame, numeric_ids: bool = False):
     s = {
         c: items[c].astype("string").str.strip()
         for c in ("item_id", "title", "description", "category")
@@ -101,8 +116,10 @@ def clean_items(items: pd.DataFrame):
     text = s["title"].fillna("") + " " + s["description"].fillna("")
     checks = [
         ("missing_item_id", s["item_id"].isna() | (s["item_id"] == "")),
+        *_id_checks([s["item_id"]], numeric_ids),
         ("formula_like_text", s["title"].fillna("").str.startswith(FORMULA_PREFIXES)),
         ("text_too_long", text.str.len() > MAX_TEXT),
+        ("odd_unicode", text.str.contains(ODD_UNICODE, regex=True)),
     ]
     reason = _first_reason(checks, items.index)
     bad = reason.notna()
@@ -142,8 +159,8 @@ def content_hash(raw: RawData) -> str:
 
 def land(settings, raw: RawData) -> dict:
     """Replace the raw tables with this load; return counts. Rerunning gives the same tables."""
-    events, q_events = clean_events(raw.events)
-    items, q_items = clean_items(raw.items)
+    events, q_events = clean_events(raw.events, numeric_ids=raw.numeric_ids)
+    items, q_items = clean_items(raw.items, numeric_ids=raw.numeric_ids)
     load_id = content_hash(raw)
     quarantine = pd.concat([q_events, q_items], ignore_index=True)
     quarantine["load_id"] = load_id

@@ -29,6 +29,7 @@ class RawData:
     events: pd.DataFrame
     items: pd.DataFrame
     name: str
+    numeric_ids: bool = False  # the source's user and item ids are integers
 
 
 def load_source(source: str, path, settings) -> RawData:

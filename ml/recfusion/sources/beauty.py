@@ -63,4 +63,4 @@ def load(path) -> RawData:
             "source_loc": [f"Beauty_item2attributes.json:{i}" for i in ids],
         }
     )
-    return RawData(events=events, items=item_frame, name="beauty")
+    return RawData(events=events, items=item_frame, name="beauty", numeric_ids=True)

@@ -80,4 +80,4 @@ def load(path) -> RawData:
             "source_loc": [f"u.item:{i + 1}" for i in range(len(movies))],
         }
     )
-    return RawData(events=events, items=items, name="movielens")
+    return RawData(events=events, items=items, name="movielens", numeric_ids=True)
