@@ -71,6 +71,17 @@ def cmd_recommend(args) -> int:
     return 0
 
 
+def cmd_rollback(args) -> int:
+    from recfusion.publish import rollback
+
+    result = rollback(_settings(args), args.to)
+    print(
+        f"version {result['version']} is current again (was {result['from_version']}):"
+        f" {result['rows']} rows, model v{result['model_version']}"
+    )
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="recfusion", description=__doc__)
     parser.add_argument("--home", type=Path, help="state folder (default: RECFUSION_HOME)")
@@ -85,6 +96,9 @@ def main(argv=None) -> int:
     rec.add_argument("user_id")
     rec.add_argument("-n", type=int, default=10)
     rec.set_defaults(func=cmd_recommend)
+    back = sub.add_parser("rollback", help="make an earlier published version current again")
+    back.add_argument("--to", type=int, help="version to restore (default: the previous one)")
+    back.set_defaults(func=cmd_rollback)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

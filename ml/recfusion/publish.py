@@ -148,8 +148,56 @@ def current(settings) -> dict | None:
     return json.loads(pointer.read_text()) if pointer.exists() else None
 
 
+def _snapshot_dir(settings) -> Path:
+    return settings.published_dir / "recommendations"
+
+
+def versions(settings) -> list[int]:
+    """Every version with a complete snapshot on disk, oldest first."""
+    found = []
+    for folder in _snapshot_dir(settings).glob("version=*"):
+        if (folder / "recommendations.parquet").exists():
+            found.append(int(folder.name.split("=", 1)[1]))
+    return sorted(found)
+
+
+def _make_current(settings, record: dict, action: str) -> None:
+    """Point the warehouse table and then the pointer file at ``record``'s snapshot."""
+    with connect(settings.warehouse) as con:
+        con.execute("begin")
+        con.execute("""create table if not exists main.recommendation_runs (
+                         version integer, action varchar, path varchar, rows bigint,
+                         users bigint, checksum varchar, model_version integer,
+                         run_id varchar, published_at timestamp, recorded_at timestamp)""")
+        con.execute(
+            "create or replace table main.recommendations as select * from read_parquet(?)",
+            [record["path"]],
+        )
+        con.execute(
+            "insert into main.recommendation_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                record["version"],
+                action,
+                record["path"],
+                record["rows"],
+                record["users"],
+                record["checksum"],
+                record["model_version"],
+                record["run_id"],
+                record["published_at"],
+                datetime.now(UTC).replace(tzinfo=None),
+            ],
+        )
+        con.execute("commit")
+    _atomic_write_json(settings.published_dir / "CURRENT.json", record)
+
+
 def publish(settings) -> dict:
-    """Publish the validated candidate as the next version; unchanged content publishes nothing."""
+    """Publish the validated candidate as the next version; unchanged content publishes nothing.
+
+    The snapshot is complete on disk before anything points at it; a publish killed
+    halfway leaves at most an unreferenced folder, which the next publish overwrites.
+    """
     with connect(settings.warehouse, read_only=True) as con:
         frame = con.execute(
             "select * from main.recommendations_candidate order by user_id, rank"
@@ -159,16 +207,17 @@ def publish(settings) -> dict:
     if now and now["checksum"] == checksum:
         log.info("recommendations unchanged since version %s; nothing published", now["version"])
         return {**now, "published": False}
-    version = (now["version"] + 1) if now else 1
+    version = max(versions(settings), default=0) + 1
     published_at = datetime.now(UTC).replace(tzinfo=None)
     frame["published_at"] = published_at
-    folder = settings.published_dir / "recommendations" / f"version={version}"
+    folder = _snapshot_dir(settings) / f"version={version}"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "recommendations.parquet"
     tmp = folder / ".recommendations.parquet.tmp"
     frame[COLUMNS].to_parquet(tmp, index=False)
-    os.replace(tmp, target)
-    record = {
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    meta = {
         "version": version,
         "path": str(target),
         "rows": len(frame),
@@ -178,37 +227,37 @@ def publish(settings) -> dict:
         "run_id": str(frame["run_id"].iloc[0]),
         "published_at": published_at.isoformat(),
     }
-    with connect(settings.warehouse) as con:
-        con.execute("begin")
-        con.execute("""create table if not exists main.recommendation_runs (
-                         version integer, path varchar, rows bigint, users bigint,
-                         checksum varchar, model_version integer, run_id varchar,
-                         published_at timestamp)""")
-        con.execute(
-            "create or replace table main.recommendations as "
-            "select *, ?::timestamp as published_at "
-            "from main.recommendations_candidate",
-            [published_at],
-        )
-        con.execute("delete from main.recommendation_runs where version = ?", [version])
-        con.execute(
-            "insert into main.recommendation_runs values (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                record[c]
-                for c in ("version", "path", "rows", "users", "checksum", "model_version", "run_id")
-            ]
-            + [published_at],
-        )
-        con.execute("commit")
-    _atomic_write_json(settings.published_dir / "CURRENT.json", record)
+    _atomic_write_json(folder / "snapshot.json", meta)
+    os.replace(tmp, target)  # the snapshot exists whole from here on
+    _make_current(settings, meta, "publish")
     log.info(
         "published version %d: %d rows for %d users -> %s",
         version,
         len(frame),
-        record["users"],
+        meta["users"],
         target,
     )
-    return {**record, "published": True}
+    return {**meta, "published": True}
+
+
+def rollback(settings, to_version: int | None = None) -> dict:
+    """Make an earlier snapshot current again (default: the one before the current)."""
+    now = current(settings)
+    if now is None:
+        raise FileNotFoundError(f"{settings.published_dir}: nothing published yet")
+    have = versions(settings)
+    if to_version is None:
+        earlier = [v for v in have if v < now["version"]]
+        if not earlier:
+            raise ValueError(f"version {now['version']} is the oldest; nothing to roll back to")
+        to_version = earlier[-1]
+    if to_version not in have:
+        raise ValueError(f"version {to_version} has no snapshot; versions on disk: {have}")
+    meta_file = _snapshot_dir(settings) / f"version={to_version}" / "snapshot.json"
+    record = json.loads(meta_file.read_text())
+    _make_current(settings, record, "rollback")
+    log.info("rolled back from version %d to version %d", now["version"], to_version)
+    return {"from_version": now["version"], **record}
 
 
 def read_published(settings, user_id: str | None = None) -> pd.DataFrame:
