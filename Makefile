@@ -12,7 +12,8 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export MLFLOW_ENABLE_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install run test lint format tools airflow-test standalone compose-check clean
+.PHONY: install manifest run test lint format tools airflow-init airflow-test standalone \
+	standalone-stop compose-check clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +21,16 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+# The dbt manifest the Airflow DAG renders its dbt tasks from (dbt parse; no database).
+MANIFEST := dbt_project/target/manifest.json
+$(MANIFEST): $(BIN)/.installed $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f) dbt_project/dbt_project.yml
+	mkdir -p $(RECFUSION_HOME)
+	cd dbt_project && RECFUSION_WAREHOUSE=$(RECFUSION_HOME)/parse.duckdb \
+	  ../$(BIN)/dbt parse --quiet --profiles-dir . --target-path target
+
+manifest: $(MANIFEST)
+
+install: $(BIN)/.installed $(MANIFEST)
 
 # Debian's docker-compose (v1) validates the compose file offline; best effort when not root.
 tools:
@@ -44,13 +54,19 @@ format: install
 test: install tools lint
 	$(BIN)/pytest -q -ra
 
-# The whole DAG through Airflow on the embedded default (SQLite, in-process executor).
-airflow-test: install
+# Airflow's metadata database (SQLite) and the pools the DAGs use.
+airflow-init: install
 	$(BIN)/airflow db migrate >/dev/null
-	$(BIN)/airflow dags test recfusion_pipeline
+	$(BIN)/airflow pools set duckdb_writer 1 "one writer at a time to the DuckDB warehouse" >/dev/null
+	$(BIN)/airflow pools set gpu 1 "tasks that use the GPU" >/dev/null
+
+# Both DAGs through Airflow on the embedded default (SQLite, in-process).
+airflow-test: airflow-init
+	$(BIN)/airflow dags test recfusion_ingest
+	$(BIN)/airflow dags test recfusion_train_publish
 
 # The Airflow UI on http://localhost:8080; stop it with `make standalone-stop`.
-standalone: install
+standalone: airflow-init
 	AIRFLOW__CORE__PARALLELISM=2 setsid $(BIN)/airflow standalone > $(AIRFLOW_HOME)/standalone.log 2>&1 & \
 	  echo $$! > $(AIRFLOW_HOME)/standalone.pid; echo "log: $(AIRFLOW_HOME)/standalone.log"
 

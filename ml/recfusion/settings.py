@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     home: Path = REPO_ROOT / ".recfusion"
     source: Source = "synthetic"
     path: Path | None = None
+    as_of: str | None = None  # ISO date; the interest marts look at events up to it
     top_k: int = Field(10, ge=1)
     registered_model: str = "recfusion-fusion"
     promote_margin: float = Field(0.0, ge=0)
@@ -127,5 +128,8 @@ class Settings(BaseSettings):
         for folder in (self.home, self.published_dir, self.artifact_root):
             folder.mkdir(parents=True, exist_ok=True)
 
-    def dbt_vars(self) -> dict[str, float | int]:
-        return self.interests.model_dump()
+    def dbt_vars(self) -> dict[str, float | int | str]:
+        values = self.interests.model_dump()
+        if self.as_of:
+            values["as_of"] = self.as_of
+        return values
