@@ -204,3 +204,24 @@ def test_a_broken_mart_stops_the_run_before_publishing(tmp_path):
         pipeline.run_all(settings, start_at="validate_marts")
     assert (settings.published_dir / "CURRENT.json").read_text() == before
     pd.testing.assert_frame_equal(read_published(settings), published)
+
+
+def test_operator_can_reject_and_promote_a_version(pipeline_run, capsys):
+    from mlflow.tracking import MlflowClient
+
+    from recfusion.cli import main
+
+    settings, _ = pipeline_run
+    version = pipeline.train(settings)["model_version"]
+    home = ["--home", str(settings.home)]
+    assert main([*home, "reject", str(version), "--reviewer", "ops"]) == 0
+    client = MlflowClient()
+    mv = client.get_model_version(settings.registered_model, str(version))
+    assert "challenger" not in mv.aliases and mv.tags["review"] == "rejected by ops"
+    assert main([*home, "promote", str(version), "--reviewer", "ops"]) == 0
+    champ = client.get_model_version_by_alias(settings.registered_model, "champion")
+    assert int(champ.version) == version
+    capsys.readouterr()
+    assert main([*home, "models"]) == 0
+    listing = capsys.readouterr().out
+    assert f"v{version}" in listing and "champion" in listing and "approved by ops" in listing

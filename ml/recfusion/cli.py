@@ -82,6 +82,30 @@ def cmd_rollback(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from recfusion.registry import list_versions
+
+    for row in list_versions(_settings(args)):
+        print(
+            f"v{row['version']:<4} {','.join(row['aliases']) or '-':<22} valid NDCG@10 "
+            f"{row['valid_ndcg_10'] or '-':<10} {row['review']}"
+        )
+    return 0
+
+
+def cmd_review(args) -> int:
+    import getpass
+
+    from recfusion.registry import review
+
+    review(
+        _settings(args), args.version, args.command == "promote", args.reviewer or getpass.getuser()
+    )
+    verdict = "champion" if args.command == "promote" else "rejected"
+    print(f"model version {args.version}: {verdict}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="recfusion", description=__doc__)
     parser.add_argument("--home", type=Path, help="state folder (default: RECFUSION_HOME)")
@@ -99,6 +123,16 @@ def main(argv=None) -> int:
     back = sub.add_parser("rollback", help="make an earlier published version current again")
     back.add_argument("--to", type=int, help="version to restore (default: the previous one)")
     back.set_defaults(func=cmd_rollback)
+    models = sub.add_parser("models", help="list registered model versions and aliases")
+    models.set_defaults(func=cmd_models)
+    for name, text in (
+        ("promote", "make a model version champion"),
+        ("reject", "reject a challenger (drops its alias, tags the review)"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("version", type=int)
+        cmd.add_argument("--reviewer", help="name recorded in the review tag")
+        cmd.set_defaults(func=cmd_review)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

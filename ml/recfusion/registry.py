@@ -265,3 +265,44 @@ def load_champion(settings):
         f"models:/{settings.registered_model}@champion", map_location="cpu"
     )
     return model, champ
+
+
+def list_versions(settings) -> list[dict]:
+    """Every registered version with its aliases, validation metric and review tag."""
+    setup(settings)
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    rows = []
+    for found in client.search_model_versions(f"name='{settings.registered_model}'"):
+        # search results carry no aliases: read each version whole
+        mv = client.get_model_version(settings.registered_model, found.version)
+        rows.append(
+            {
+                "version": int(mv.version),
+                "aliases": sorted(mv.aliases),
+                METRIC: mv.tags.get(METRIC),
+                "review": mv.tags.get("review", ""),
+                "data_snapshot": mv.tags.get("data_snapshot"),
+            }
+        )
+    return sorted(rows, key=lambda r: r["version"])
+
+
+def review(settings, version: int, approve: bool, reviewer: str) -> dict:
+    """An operator's decision: approve makes ``version`` champion; reject drops its alias."""
+    setup(settings)
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    name = settings.registered_model
+    mv = client.get_model_version(name, str(version))  # raises when the version is unknown
+    client.set_model_version_tag(
+        name, mv.version, "review", f"{'approved' if approve else 'rejected'} by {reviewer}"
+    )
+    if approve:
+        client.set_registered_model_alias(name, "champion", mv.version)
+    elif "challenger" in mv.aliases:
+        client.delete_registered_model_alias(name, "challenger")
+    log.info("%s v%s %s by %s", name, version, "approved" if approve else "rejected", reviewer)
+    return {"version": int(mv.version), "approved": approve}
