@@ -20,32 +20,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from recfusion.publish import publish
+from recfusion.publish import WATCH, publish
 from recfusion.settings import Settings
 
 HERE = Path(__file__).resolve().parent
-
-READER = r"""
-import json, sys, time
-from pathlib import Path
-import pandas as pd
-from recfusion.publish import content_checksum
-pointer, stop, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-lat, errors, seen = [], [], set()
-(out.parent / "ready").touch()
-while not stop.exists():
-    start = time.perf_counter()
-    try:
-        meta = json.loads(pointer.read_text())
-        frame = pd.read_parquet(meta["path"])
-        if len(frame) != meta["rows"] or content_checksum(frame) != meta["checksum"]:
-            errors.append(f"version {meta['version']}: partial or mixed")
-        seen.add(meta["version"])
-    except Exception as err:
-        errors.append(repr(err))
-    lat.append(time.perf_counter() - start)
-out.write_text(json.dumps({"latencies": lat, "errors": errors[:5], "versions": sorted(seen)}))
-"""
 
 
 def candidate(settings: Settings, version: int, users: int, k: int = 10) -> None:
@@ -84,7 +62,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-c",
-                READER,
+                WATCH,
                 str(settings.published_dir / "CURRENT.json"),
                 str(stop),
                 str(out),

@@ -13,26 +13,15 @@ Params: `source` (synthetic, movielens, beauty, files), `path` (the data folder)
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
-from recfusion.orchestration import RAW_EVENTS_URI, WRITER_POOL, run_stage
+from recfusion.orchestration import DAG_DEFAULTS, RAW_EVENTS_URI, WRITER_POOL, run_stage
 
 
 @dag(
     schedule="@daily",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
     doc_md=__doc__,
-    tags=["recfusion"],
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-    },
+    **DAG_DEFAULTS,
     params={
         "source": Param("synthetic", enum=["synthetic", "movielens", "beauty", "files"]),
         "path": Param(None, type=["null", "string"], description="data folder for the source"),

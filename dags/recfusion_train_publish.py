@@ -17,12 +17,11 @@ published recommendations stay. Every task writing the warehouse takes the
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-import pendulum
 from airflow.sdk import Asset, TaskGroup, dag, task
 
 from recfusion.orchestration import (
+    DAG_DEFAULTS,
     DBT_MANIFEST,
     GPU_POOL,
     GPU_QUEUE,
@@ -64,16 +63,8 @@ def dbt_group():
 
 @dag(
     schedule=[Asset(RAW_EVENTS_URI)],
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
     doc_md=__doc__,
-    tags=["recfusion"],
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-    },
+    **DAG_DEFAULTS,
 )
 def recfusion_train_publish():
     @task(pool=WRITER_POOL, outlets=[Asset(MARTS_URI)])

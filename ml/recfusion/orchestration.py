@@ -6,6 +6,7 @@ Imported while DAG files parse, so it imports nothing heavy at module level.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +24,19 @@ RECOMMENDATIONS_URI = "recfusion://published/recommendations"
 WRITER_POOL = os.environ.get("RECFUSION_WRITER_POOL", "duckdb_writer")
 GPU_POOL = os.environ.get("RECFUSION_GPU_POOL", "gpu")
 GPU_QUEUE = os.environ.get("RECFUSION_GPU_QUEUE", "gpu")
+
+# what both DAGs share: a UTC start, no catch-up, one run at a time, retries with backoff
+DAG_DEFAULTS = {
+    "start_date": datetime(2026, 1, 1, tzinfo=UTC),
+    "catchup": False,
+    "max_active_runs": 1,
+    "tags": ["recfusion"],
+    "default_args": {
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+    },
+}
 
 POOLS = {
     WRITER_POOL: (1, "one writer at a time to the DuckDB warehouse"),

@@ -267,3 +267,30 @@ def read_published(settings, user_id: str | None = None) -> pd.DataFrame:
         raise FileNotFoundError(f"{settings.published_dir}: nothing published yet")
     filters = [("user_id", "==", user_id)] if user_id is not None else None
     return pd.read_parquet(now["path"], filters=filters)
+
+
+def watch(pointer: str, stop: str, out: str) -> None:
+    """A reader's loop, for tests and benchmarks: read what the pointer names until ``stop``
+    exists, checking every read whole against the pointer; write latencies and errors."""
+    import time
+
+    pointer_path, stop_path, out_path = Path(pointer), Path(stop), Path(out)
+    latencies, errors, seen = [], [], set()
+    (out_path.parent / "ready").touch()
+    while not stop_path.exists():
+        start = time.perf_counter()
+        try:
+            meta = json.loads(pointer_path.read_text())
+            frame = pd.read_parquet(meta["path"])
+            if len(frame) != meta["rows"] or content_checksum(frame) != meta["checksum"]:
+                errors.append(f"version {meta['version']}: partial or mixed read")
+            seen.add(meta["version"])
+        except Exception as err:  # any failure to read is what this loop exists to catch
+            errors.append(repr(err))
+        latencies.append(time.perf_counter() - start)
+    out_path.write_text(
+        json.dumps({"latencies": latencies, "errors": errors[:5], "versions": sorted(seen)})
+    )
+
+
+WATCH = "import sys; from recfusion.publish import watch; watch(*sys.argv[1:])"
