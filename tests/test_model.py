@@ -116,3 +116,31 @@ def test_tiny_random_encoder_batches_give_the_same_vectors_as_one_by_one(tmp_pat
     alone = np.vstack([enc.encode([t], progress=False) for t in texts])
     assert together.shape == (4, 16)
     np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_reasons_name_the_recent_item_the_category_or_the_closest_item():
+    import pandas as pd
+
+    from recfusion.publish import explain
+
+    items = pd.DataFrame(
+        {
+            "title": ["Old tent", "Old boots", "New whisk", "Trail map", "Rolling pin"],
+            "category": ["hiking", "hiking", "baking", "hiking", "baking"],
+        }
+    )
+    vectors = [[0, 0], [1, 0], [1, 0.1], [0, 1], [0.9, 0.2], [0.1, 1]]  # row 0 pads
+    table = torch.nn.functional.normalize(torch.tensor(vectors), dim=-1)
+    history = np.array([1, 2, 3])  # oldest first: the whisk is the recent one
+    assert (
+        explain(history, 5, 0.2, set(), items, table, short_n=1)
+        == "Because you recently looked at 'New whisk'"
+    )
+    assert (
+        explain(history, 4, 0.9, {"hiking"}, items, table, short_n=1)
+        == "Matches your long-standing interest in hiking"
+    )
+    assert (
+        explain(history, 4, 0.9, set(), items, table, short_n=1)
+        == "Similar to 'Old boots' from your history"
+    )

@@ -41,27 +41,28 @@ COLUMNS = [
 
 
 def explain(
-    model,
-    data,
-    items: pd.DataFrame,
-    long_top: dict,
-    batch,
-    row: int,
+    history: np.ndarray,
     rec: int,
     gate: float,
+    top_categories: set,
+    items: pd.DataFrame,
     table: torch.Tensor,
     short_n: int,
 ) -> str:
-    """The history item or long-term category that contributed most, in words."""
-    hist = batch.seen[row]
-    sims = (table[torch.tensor(hist)] @ table[rec]).numpy()  # (n_hist,)
+    """Why ``rec`` is recommended: the history item or long-term category behind it.
+
+    ``table`` holds the model's normalised item vectors (I + 1, H); ``gate`` is the user's
+    weight on the long-term side. A short-term phase (gate < 0.5) names the most similar
+    recent item; otherwise a leading long-term category of the user's that the item
+    belongs to; otherwise the most similar item from the whole history.
+    """
+    sims = (table[torch.tensor(history)] @ table[rec]).numpy()  # (n_hist,)
     best = int(np.argmax(sims))
-    title = items.at[int(hist[best]) - 1, "title"]
+    title = items.at[int(history[best]) - 1, "title"]
     category = items.at[rec - 1, "category"]
-    recent = best >= len(hist) - short_n
-    if gate < 0.5 and recent:
+    if gate < 0.5 and best >= len(history) - short_n:
         return f"Because you recently looked at '{title}'"
-    if category in long_top.get(data.users[batch.users[row]], ()):
+    if category in top_categories:
         return f"Matches your long-standing interest in {category}"
     return f"Similar to '{title}' from your history"
 
@@ -89,30 +90,20 @@ def score(settings) -> dict:
         top = np.argpartition(-scores, k, axis=1)[:, :k]
         for r, cand in enumerate(top):
             g = sl.start + r
+            user = data.users[batch.users[g]]
             cand = cand[np.argsort(-scores[r, cand], kind="stable")]
+            cand = cand[np.isfinite(scores[r, cand])]  # a user with under k unseen items
             for rank, item in enumerate(cand, start=1):
-                if not np.isfinite(scores[r, item]):
-                    continue
-                rows.append(
-                    (
-                        data.users[batch.users[g]],
-                        rank,
-                        data.item_ids[item - 1],
-                        float(scores[r, item]),
-                        explain(
-                            model,
-                            data,
-                            items,
-                            long_top,
-                            batch,
-                            g,
-                            int(item),
-                            float(gates[g]),
-                            table,
-                            settings.train.short_n,
-                        ),
-                    )
+                reason = explain(
+                    batch.seen[g],
+                    int(item),
+                    float(gates[g]),
+                    long_top.get(user, set()),
+                    items,
+                    table,
+                    settings.train.short_n,
                 )
+                rows.append((user, rank, data.item_ids[item - 1], float(scores[r, item]), reason))
     frame = pd.DataFrame(rows, columns=COLUMNS[:5])
     frame["model_version"] = int(champ.version)
     frame["run_id"] = champ.tags.get("run_id", champ.run_id)
