@@ -29,7 +29,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -235,8 +234,8 @@ def airflow(tmp_path_factory):
         )
         api(f"{v2}/dags/recfusion_ingest", "PATCH", {"is_paused": False})
 
-        def finished():
-            runs = api(f"{v2}/dags/recfusion_train_publish/dagRuns")["dag_runs"]
+        def finished():  # the first run, the one this ingest started
+            runs = api(f"{v2}/dags/recfusion_train_publish/dagRuns?order_by=id")["dag_runs"]
             if not runs or runs[0]["state"] not in ("success", "failed"):
                 return None
             return runs[0]
@@ -264,8 +263,8 @@ def evidence(request, screenshots):
     """When a test fails, keep what the browser showed: `<test>-failed.png` and `.html`."""
     failed = request.session.testsfailed
     yield
-    if request.session.testsfailed > failed and "browser" in request.fixturenames:
-        browser = request.getfixturevalue("browser")
+    browser = request.node.funcargs.get("browser")  # only when the test got that far
+    if request.session.testsfailed > failed and browser is not None:
         with contextlib.suppress(Exception):
             browser.save_screenshot(str(screenshots / f"{request.node.name}-failed.png"))
             (screenshots / f"{request.node.name}-failed.html").write_text(browser.page_source)
@@ -321,7 +320,7 @@ def test_dag_list_shows_both_dags(airflow, browser, screenshots):
     for dag_id in ("recfusion_ingest", "recfusion_train_publish"):
         link = wait.until(ec.visibility_of_element_located((By.LINK_TEXT, dag_id)))
         assert link.get_attribute("href").endswith(f"/dags/{dag_id}")
-    screenshot(browser, screenshots, "airflow-dags.png", (1400, 620))
+    screenshot(browser, screenshots, "airflow-dags.png", (1400, 780))
 
 
 def test_grid_shows_every_dbt_task_succeeded(airflow, browser, screenshots):
