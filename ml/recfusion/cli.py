@@ -82,6 +82,19 @@ def cmd_rollback(args) -> int:
     return 0
 
 
+def cmd_transform(args) -> int:
+    from recfusion import transform
+
+    summary = transform.build(
+        _settings(args),
+        full_refresh=args.full_refresh,
+        backfill=tuple(args.backfill) if args.backfill else None,
+        as_of=args.as_of,
+    )
+    print(f"dbt build: {summary['statuses']}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="recfusion", description=__doc__)
     parser.add_argument("--home", type=Path, help="state folder (default: RECFUSION_HOME)")
@@ -99,6 +112,13 @@ def main(argv=None) -> int:
     back = sub.add_parser("rollback", help="make an earlier published version current again")
     back.add_argument("--to", type=int, help="version to restore (default: the previous one)")
     back.set_defaults(func=cmd_rollback)
+    dbt = sub.add_parser("transform", help="dbt build on the landed data (incremental)")
+    dbt.add_argument("--full-refresh", action="store_true", help="rebuild every table")
+    dbt.add_argument(
+        "--backfill", nargs=2, metavar=("START", "END"), help="also rebuild these dates"
+    )
+    dbt.add_argument("--as-of", help="build the marts as of this timestamp or date")
+    dbt.set_defaults(func=cmd_transform)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -1,5 +1,16 @@
-{#- Every landed event with the reason it cannot be used,
-    or null when it can. -#}
+{#- Every landed event row, typed, with the reason it cannot be used (or null).
+    Incremental by day: a run rebuilds the days whose landed rows changed. -#}
+{{ config(
+    materialized='incremental',
+    on_schema_change='fail',
+    **day_partitioned('event_date')
+) }}
+
+{%- set hashed_columns = [
+    'event_id', 'user_id', 'item_id', 'event_type', 'event_ts', 'rating',
+    'query', 'rec_run_id', 'model_version', 'source_loc',
+] %}
+
 with
 
 events as (
@@ -14,18 +25,171 @@ items as (
 
 ),
 
+typed as (
+
+    select
+        cast(event_id as varchar) as event_id,
+        cast(user_id as varchar) as user_id,
+        cast(item_id as varchar) as item_id,
+        cast(event_type as varchar) as event_type,
+        cast(event_ts as timestamp) as event_ts,
+        cast(event_ts as date) as event_date,
+        cast(rating as double) as rating,
+        cast(query as varchar) as query,
+        cast(rec_run_id as varchar) as rec_run_id,
+        cast(model_version as integer) as model_version,
+        cast(source_loc as varchar) as source_loc,
+        cast(load_id as varchar) as load_id
+
+    from events
+
+),
+
+hashed as (
+
+    select
+        *,
+        {{ row_hash(hashed_columns) }} as row_hash
+
+    from typed
+
+),
+
+{% if is_incremental() %}
+
+staged as (
+
+    select * from {{ this }}
+
+),
+
+landed_days as (
+
+    select
+        event_date,
+        count(*) as n_rows,
+        {{ hash_sum('row_hash') }} as fingerprint
+
+    from hashed
+    group by event_date
+
+),
+
+staged_days as (
+
+    select
+        event_date,
+        count(*) as n_rows,
+        {{ hash_sum('row_hash') }} as fingerprint
+
+    from staged
+    group by event_date
+
+),
+
+{#- An item that appeared in (or left) the catalogue changes whether its
+    events can be used. -#}
+item_changes as (
+
+    select distinct staged.event_date
+
+    from staged
+    left join items on staged.item_id = items.item_id
+    where
+        (staged.reason = 'unknown_item' and items.item_id is not null)
+        or (
+            staged.reason is null
+            and staged.item_id is not null
+            and items.item_id is null
+        )
+
+),
+
+changed_days as (
+
+    select coalesce(landed_days.event_date, staged_days.event_date) as event_date
+
+    from landed_days
+    full outer join staged_days
+        on landed_days.event_date = staged_days.event_date
+    where
+        landed_days.n_rows is null
+        or staged_days.n_rows is null
+        or landed_days.n_rows != staged_days.n_rows
+        or landed_days.fingerprint != staged_days.fingerprint
+
+    union
+
+    select event_date from landed_days
+    where {{ in_backfill_range('event_date') }}
+
+    union
+
+    select event_date from item_changes
+
+),
+
+{#- Which copy of an event counts depends on all its copies, so every day that
+    holds a copy of an event from a changed day is rebuilt too. -#}
+touched_events as (
+
+    select event_id from hashed
+    where event_date in (select event_date from changed_days)
+
+    union
+
+    select event_id from staged
+    where event_date in (select event_date from changed_days)
+
+),
+
+rebuilt_days as (
+
+    select event_date from changed_days
+
+    union
+
+    select event_date from hashed
+    where event_id in (select event_id from touched_events)
+
+),
+
+{#- Every row of the rebuilt days, and the other copies of their events. -#}
+candidates as (
+
+    select * from hashed
+    where event_id in (
+        select event_id from hashed
+        where event_date in (select event_date from rebuilt_days)
+    )
+
+),
+
+{% else %}
+
+candidates as (
+
+    select * from hashed
+
+),
+
+{% endif %}
+
 numbered as (
 
     select
-        events.*,
+        candidates.*,
         items.item_id is not null as item_known,
         row_number() over (
-            partition by events.event_id
-            order by events.event_ts, events.source_loc
+            partition by candidates.event_id
+            order by
+                candidates.event_ts,
+                candidates.source_loc,
+                candidates.row_hash
         ) as copy_number
 
-    from events
-    left join items on events.item_id = items.item_id
+    from candidates
+    left join items on candidates.item_id = items.item_id
 
 ),
 
@@ -37,15 +201,24 @@ final as (
         item_id,
         event_type,
         event_ts,
+        event_date,
         rating,
         query,
+        rec_run_id,
+        model_version,
         source_loc,
+        load_id,
+        row_hash,
         case
             when copy_number > 1 then 'duplicate_event_id'
             when item_id is not null and not item_known then 'unknown_item'
-        end as reason
+        end as reason,
+        {{ batch_timestamp() }} as staged_at
 
     from numbered
+    {% if is_incremental() %}
+        where event_date in (select event_date from rebuilt_days)
+    {% endif %}
 
 )
 
