@@ -193,7 +193,10 @@ FEATURES = [
 def test_training_examples_see_only_earlier_events(tmp_path):
     """Events at or after a target, added later, change none of that example's features."""
     settings = _generated(tmp_path / "pit", n_events=10_000, days=10)
-    transform.build(settings)  # the build runs the leakage test as well
+    # a 72-minute half-life cuts the 10 days into epochs of 12.8 days (256 half-lives):
+    # the build's leakage test then checks the carry-over between epochs as well
+    settings.interests.half_life_days = 0.05
+    transform.build(settings)
     before = _query(settings, "select * from marts.fct_training_examples")
     with duckdb.connect(str(settings.warehouse)) as con:
         # for each user, a burst of events in every category at the exact moment of one

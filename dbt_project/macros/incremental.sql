@@ -47,16 +47,25 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The days of `upstream` that a downstream incremental model must rebuild:
-    days whose rows staging wrote after this model's last run, and the days
-    of the backfill range. Call it only inside is_incremental(). -#}
-{% macro changed_days(upstream, day_column='event_date') -%}
-    select distinct {{ day_column }} as changed_day
-    from {{ upstream }}
-    where
-        staged_at > (
-            select coalesce(max(staged_at), cast('1900-01-01' as timestamp))
-            from {{ this }}
+{#- A condition true for the rows an incremental run of a downstream model must
+    rebuild: those of the days staging rewrote after this model's last run,
+    and of the backfill range. Always true in a full build. The model needs
+    the hint `-- depends_on: {{ ref('stg_landing__events_flagged') }}`. -#}
+{% macro in_changed_days(day) -%}
+    {%- if is_incremental() -%}
+        {{ day }} in (
+            select distinct event_date
+            from {{ ref('stg_landing__events_flagged') }}
+            where
+                staged_at > (
+                    select coalesce(
+                        max(staged_at), cast('1900-01-01' as timestamp)
+                    )
+                    from {{ this }}
+                )
+                or {{ in_backfill_range('event_date') }}
         )
-        or {{ in_backfill_range(day_column) }}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
 {%- endmacro %}

@@ -1,7 +1,10 @@
 {#- Each user's activity cut into sessions: a gap longer than
     session_gap_minutes ends a session, and so does midnight UTC, so that a
     day's sessions depend on that day's events alone (the unit incremental
-    runs and backfills rebuild). Impressions are not activity. -#}
+    runs and backfills rebuild). Impressions are not activity. One sorted
+    pass finds each session's first and last event; the k-th first pairs
+    with the k-th last. staging rewrites whole days, so all of a day's events
+    carry the same staged_at. -#}
 {{ config(
     materialized='incremental',
     on_schema_change='fail',
@@ -18,16 +21,6 @@ events as (
 
 ),
 
-{% if is_incremental() %}
-
-changed as (
-
-    {{ changed_days(ref('stg_landing__events_flagged')) }}
-
-),
-
-{% endif %}
-
 activity as (
 
     select
@@ -41,77 +34,108 @@ activity as (
     from events
     where
         event_type != 'impression'
-        {% if is_incremental() %}
-            and event_date in (select changed_day from changed)
-        {% endif %}
+        and {{ in_changed_days('event_date') }}
 
 ),
 
-gaps as (
+positioned as (
 
     select
         *,
-        lag(event_ts) over (
-            partition by user_id, event_date order by event_ts, event_id
-        ) as previous_event_at
+        lag(event_ts) over day_order as previous_event_at,
+        lead(event_ts) over day_order as next_event_at,
+        row_number() over day_order as day_position,
+        count(item_id) over (
+            day_order rows between unbounded preceding and current row
+        ) as item_events_so_far
 
     from activity
+    window day_order as (
+        partition by user_id, event_date order by event_ts, event_id
+    )
+
+),
+
+bounds as (
+
+    select
+        *,
+        coalesce(
+            {{ seconds_between('previous_event_at', 'event_ts') }}
+            > {{ var('session_gap_minutes') }} * 60,
+            true
+        ) as starts_session,
+        coalesce(
+            {{ seconds_between('event_ts', 'next_event_at') }}
+            > {{ var('session_gap_minutes') }} * 60,
+            true
+        ) as ends_session
+
+    from positioned
 
 ),
 
 starts as (
 
     select
-        *,
-        case
-            when previous_event_at is null then 1
-            when
-                {{ seconds_between('previous_event_at', 'event_ts') }}
-                > {{ var('session_gap_minutes') }} * 60
-                then 1
-            else 0
-        end as is_session_start
+        user_id,
+        event_date,
+        event_ts,
+        day_position,
+        item_events_so_far - (case when item_id is null then 0 else 1 end)
+            as item_events_before,
+        staged_at,
+        row_number() over (
+            partition by user_id, event_date order by day_position
+        ) as session_number
 
-    from gaps
+    from bounds
+    where starts_session
 
 ),
 
-numbered as (
+ends as (
 
     select
-        *,
-        cast(sum(is_session_start) over (
-            partition by user_id, event_date
-            order by event_ts, event_id
-            rows between unbounded preceding and current row
-        ) as integer) as session_number
+        user_id,
+        event_date,
+        event_ts,
+        day_position,
+        item_events_so_far,
+        row_number() over (
+            partition by user_id, event_date order by day_position
+        ) as session_number
 
-    from starts
+    from bounds
+    where ends_session
 
 ),
 
 final as (
 
     select
-        user_id
+        starts.user_id
         || '-'
         || cast(
-            cast({{ epoch_seconds('min(event_ts)') }} as bigint) as varchar
+            cast({{ epoch_seconds('starts.event_ts') }} as bigint) as varchar
         ) as session_id,
-        user_id,
-        event_date as session_date,
-        session_number,
-        min(event_ts) as started_at,
-        max(event_ts) as ended_at,
-        {{ seconds_between('min(event_ts)', 'max(event_ts)') }}
+        starts.user_id,
+        starts.event_date as session_date,
+        cast(starts.session_number as integer) as session_number,
+        starts.event_ts as started_at,
+        ends.event_ts as ended_at,
+        {{ seconds_between('starts.event_ts', 'ends.event_ts') }}
             as duration_seconds,
-        count(*) as n_events,
-        count(item_id) as n_item_events,
-        count(distinct item_id) as n_items,
-        max(staged_at) as staged_at
+        ends.day_position - starts.day_position + 1 as n_events,
+        ends.item_events_so_far - starts.item_events_before as n_item_events,
+        starts.staged_at
 
-    from numbered
-    group by user_id, event_date, session_number
+    from starts
+    inner join ends
+        on
+            starts.user_id = ends.user_id
+            and starts.event_date = ends.event_date
+            and starts.session_number = ends.session_number
 
 )
 

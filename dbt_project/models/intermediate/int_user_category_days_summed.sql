@@ -16,16 +16,6 @@ events as (
 
 ),
 
-{% if is_incremental() %}
-
-changed as (
-
-    {{ changed_days(ref('stg_landing__events_flagged')) }}
-
-),
-
-{% endif %}
-
 final as (
 
     select
@@ -39,9 +29,7 @@ final as (
         max(staged_at) as staged_at
 
     from events
-    {% if is_incremental() %}
-        where event_date in (select changed_day from changed)
-    {% endif %}
+    where {{ in_changed_days('event_date') }}
     group by user_id, category, event_date
 
 )

@@ -1,6 +1,7 @@
 {#- Each user's interest events per item, as of the as_of moment: when first
     and last met, how strongly, and the time-decayed and alpha(t) affinities.
-    The long-term marts and the item sequence all read this one pass. -#}
+    The long-term marts and the item sequence all read this one pass (an
+    item has one category, so min(category) is that category). -#}
 with
 
 events as (
@@ -37,7 +38,7 @@ final as (
     select
         user_id,
         item_id,
-        category,
+        min(category) as category,
         min(event_ts) as first_event_at,
         max(event_ts) as last_event_at,
         count(*) as n_events,
@@ -52,7 +53,7 @@ final as (
         min(age_days) as days_since_last
 
     from aged
-    group by user_id, item_id, category
+    group by user_id, item_id
 
 )
 

@@ -1,5 +1,7 @@
 {#- Each user's distinct items in the order first met (ties by item_id):
-    the sequence that models learn from. -#}
+    the sequence that models learn from. A view: only the splits read it. -#}
+{{ config(materialized='view') }}
+
 with
 
 user_items as (

@@ -24,16 +24,6 @@ runs as (
 
 ),
 
-{% if is_incremental() %}
-
-changed as (
-
-    {{ changed_days(ref('stg_landing__events_flagged')) }}
-
-),
-
-{% endif %}
-
 feedback as (
 
     select
@@ -49,9 +39,7 @@ feedback as (
     where
         events.event_type in ('impression', 'click')
         and events.rec_run_id is not null
-        {% if is_incremental() %}
-            and events.event_date in (select changed_day from changed)
-        {% endif %}
+        and {{ in_changed_days('events.event_date') }}
 
 ),
 

@@ -8,8 +8,9 @@
     sum(w * 2^(-(T - t) / h)). Written as a running sum it factors into
     2^(-T / h) * sum(w * 2^(t / h)), which overflows a double after about
     1000 half-lives. So time is cut into epochs of 256 half-lives: inside an
-    epoch the running sum is taken relative to the epoch's start, and earlier
-    epochs are carried over through their totals. The result is exact. -#}
+    epoch the running sum is taken relative to the epoch's start, and each
+    epoch starts from what the earlier ones carry over (their total decayed
+    to its start). The result is exact, with no cut-off. -#}
 {%- set epoch_days = 256 * var('half_life_days') %}
 
 with
@@ -46,7 +47,8 @@ history as (
         events.event_ts,
         events.weight,
         floor(
-            {{ epoch_seconds('events.event_ts') }} / ({{ epoch_days }} * 86400.0)
+            {{ epoch_seconds('events.event_ts') }}
+            / ({{ epoch_days }} * 86400.0)
         ) as epoch_no
 
     from events
@@ -116,24 +118,16 @@ category_prior as (
         category,
         event_ts,
         epoch_no,
-        cast(coalesce(
-            sum(n_events) over (
-                partition by user_id, category
-                order by event_ts
-                rows between unbounded preceding and 1 preceding
-            ),
-            0
-        ) as bigint) as n_prior_category_events,
-        coalesce(
-            sum(epoch_weight) over (
-                partition by user_id, category, epoch_no
-                order by event_ts
-                rows between unbounded preceding and 1 preceding
-            ),
-            0
-        ) as epoch_weight_before
+        coalesce(sum(n_events) over epoch_order, 0) as n_before_in_epoch,
+        coalesce(sum(epoch_weight) over epoch_order, 0)
+            as weight_before_in_epoch
 
     from category_moments
+    window epoch_order as (
+        partition by user_id, category, epoch_no
+        order by event_ts
+        rows between unbounded preceding and 1 preceding
+    )
 
 ),
 
@@ -143,10 +137,38 @@ epoch_totals as (
         user_id,
         category,
         epoch_no,
+        sum(n_events) as n_events,
         sum(epoch_weight) as epoch_weight
 
     from category_moments
     group by user_id, category, epoch_no
+
+),
+
+{# What earlier epochs hand on to each epoch: their events, and their weight
+   decayed to the epoch's start. Empty while a user's history in a category
+   spans one epoch. #}
+epoch_carry as (
+
+    select
+        later.user_id,
+        later.category,
+        later.epoch_no,
+        sum(earlier.n_events) as n_events,
+        sum(
+            earlier.epoch_weight * {{ decay_weight(
+                '(later.epoch_no - earlier.epoch_no) * ' ~ epoch_days,
+                var('half_life_days')
+            ) }}
+        ) as epoch_weight
+
+    from epoch_totals as later
+    inner join epoch_totals as earlier
+        on
+            later.user_id = earlier.user_id
+            and later.category = earlier.category
+            and later.epoch_no > earlier.epoch_no
+    group by later.user_id, later.category, later.epoch_no
 
 ),
 
@@ -172,30 +194,6 @@ targets as (
 
 ),
 
-{#- Earlier epochs' weight, decayed to the target moment. -#}
-carried as (
-
-    select
-        targets.user_id,
-        targets.item_id,
-        sum(
-            epoch_totals.epoch_weight * {{ decay_weight(
-                epoch_seconds('targets.target_event_at')
-                ~ ' / 86400.0 - epoch_totals.epoch_no * ' ~ epoch_days,
-                var('half_life_days')
-            ) }}
-        ) as carried_affinity
-
-    from targets
-    inner join epoch_totals
-        on
-            targets.user_id = epoch_totals.user_id
-            and targets.category = epoch_totals.category
-            and targets.epoch_no > epoch_totals.epoch_no
-    group by targets.user_id, targets.item_id
-
-),
-
 final as (
 
     select
@@ -211,15 +209,22 @@ final as (
         {{ seconds_between(
             'user_prior.last_prior_event_at', 'targets.target_event_at'
         ) }} as seconds_since_prior_event,
-        category_prior.n_prior_category_events,
-        cast(category_prior.n_prior_category_events as double)
-        / nullif(user_prior.n_prior_events, 0) as prior_category_share,
-        category_prior.epoch_weight_before * {{ decay_weight(
+        cast(
+            category_prior.n_before_in_epoch
+            + coalesce(epoch_carry.n_events, 0) as bigint
+        ) as n_prior_category_events,
+        cast(
+            category_prior.n_before_in_epoch
+            + coalesce(epoch_carry.n_events, 0) as double
+        ) / nullif(user_prior.n_prior_events, 0) as prior_category_share,
+        (
+            category_prior.weight_before_in_epoch
+            + coalesce(epoch_carry.epoch_weight, 0.0)
+        ) * {{ decay_weight(
             epoch_seconds('targets.target_event_at')
             ~ ' / 86400.0 - targets.epoch_no * ' ~ epoch_days,
             var('half_life_days')
-        ) }} + coalesce(carried.carried_affinity, 0.0)
-            as prior_category_affinity
+        ) }} as prior_category_affinity
 
     from targets
     inner join user_prior
@@ -231,10 +236,11 @@ final as (
             targets.user_id = category_prior.user_id
             and targets.category = category_prior.category
             and targets.target_event_at = category_prior.event_ts
-    left join carried
+    left join epoch_carry
         on
-            targets.user_id = carried.user_id
-            and targets.item_id = carried.item_id
+            targets.user_id = epoch_carry.user_id
+            and targets.category = epoch_carry.category
+            and targets.epoch_no = epoch_carry.epoch_no
 
 )
 

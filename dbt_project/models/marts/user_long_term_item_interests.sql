@@ -1,4 +1,5 @@
-{#- Time-decayed affinity per user and item, as of the as_of moment. -#}
+{#- Time-decayed affinity per user and item, as of the as_of moment, and the
+    item's share of the user's total. -#}
 with
 
 user_items as (
@@ -7,24 +8,36 @@ user_items as (
 
 ),
 
-final as (
+user_totals as (
 
     select
         user_id,
-        item_id,
-        category,
-        n_events,
-        affinity,
-        alpha_affinity,
-        days_since_last,
-        last_event_at,
-        affinity / nullif(sum(affinity) over (partition by user_id), 0)
-            as affinity_share,
-        row_number() over (
-            partition by user_id order by affinity desc, item_id asc
-        ) as item_rank
+        sum(affinity) as affinity,
+        sum(alpha_affinity) as alpha_affinity
 
     from user_items
+    group by user_id
+
+),
+
+final as (
+
+    select
+        user_items.user_id,
+        user_items.item_id,
+        user_items.category,
+        user_items.n_events,
+        user_items.affinity,
+        user_items.alpha_affinity,
+        user_items.days_since_last,
+        user_items.last_event_at,
+        user_items.affinity / nullif(user_totals.affinity, 0)
+            as affinity_share,
+        user_items.alpha_affinity / nullif(user_totals.alpha_affinity, 0)
+            as alpha_affinity_share
+
+    from user_items
+    inner join user_totals on user_items.user_id = user_totals.user_id
 
 )
 

@@ -22,7 +22,7 @@ short_term as (
         category,
         count(*) as n_events,
         cast(count(*) as double)
-        / sum(count(*)) over (partition by user_id) as share
+        / sum(count(*)) over (partition by user_id) as event_share
 
     from recent
     group by user_id, category
@@ -35,10 +35,10 @@ final as (
         coalesce(short_term.user_id, long_term.user_id) as user_id,
         coalesce(short_term.category, long_term.category) as category,
         coalesce(short_term.n_events, 0) as short_n_events,
-        coalesce(short_term.share, 0.0) as short_share,
+        coalesce(short_term.event_share, 0.0) as short_share,
         coalesce(long_term.affinity_share, 0.0) as long_share,
         abs(
-            coalesce(short_term.share, 0.0)
+            coalesce(short_term.event_share, 0.0)
             - coalesce(long_term.affinity_share, 0.0)
         ) as share_gap
 

@@ -87,7 +87,7 @@ last_sessions as (
 
 ),
 
-{#- The last session's activity up to as_of (a session can straddle it). -#}
+{# The last session's activity up to as_of (a session can straddle it). #}
 last_session_events as (
 
     select
@@ -103,8 +103,8 @@ last_session_events as (
         on
             last_sessions.user_id = events.user_id
             and last_sessions.session_date = events.event_date
-            and events.event_ts >= last_sessions.started_at
-            and events.event_ts <= last_sessions.ended_at
+            and last_sessions.started_at <= events.event_ts
+            and last_sessions.ended_at >= events.event_ts
     where
         events.event_ts <= point_in_time.as_of
         and events.event_type != 'impression'

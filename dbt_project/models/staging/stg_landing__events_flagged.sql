@@ -1,4 +1,5 @@
 {#- Every landed event row, typed, with the reason it cannot be used (or null).
+    A landed row is known by its event_id and source location (file and line).
     Incremental by day: a run rebuilds the days whose landed rows changed. -#}
 {{ config(
     materialized='incremental',
@@ -87,8 +88,8 @@ staged_days as (
 
 ),
 
-{#- An item that appeared in (or left) the catalogue changes whether its
-    events can be used. -#}
+{# An item that appeared in (or left) the catalogue changes whether its
+    events can be used. #}
 item_changes as (
 
     select distinct staged.event_date
@@ -129,8 +130,8 @@ changed_days as (
 
 ),
 
-{#- Which copy of an event counts depends on all its copies, so every day that
-    holds a copy of an event from a changed day is rebuilt too. -#}
+{# Which copy of an event counts depends on all its copies, so every day that
+    holds a copy of an event from a changed day is rebuilt too. #}
 touched_events as (
 
     select event_id from hashed
@@ -154,7 +155,7 @@ rebuilt_days as (
 
 ),
 
-{#- Every row of the rebuilt days, and the other copies of their events. -#}
+{# Every row of the rebuilt days, and the other copies of their events. #}
 candidates as (
 
     select * from hashed
@@ -175,21 +176,49 @@ candidates as (
 
 {% endif %}
 
+{# Only events landed more than once need their copies ranked. Counting by
+   a hash of the id is cheaper than by the id; a collision only ranks a few
+   more rows. #}
+repeated_ids as (
+
+    select {{ row_hash(['event_id']) }} as id_hash
+
+    from candidates
+    group by {{ row_hash(['event_id']) }}
+    having count(*) > 1
+
+),
+
+copies as (
+
+    select
+        event_id,
+        source_loc,
+        row_number() over (
+            partition by event_id
+            order by event_ts, source_loc, row_hash
+        ) as copy_number
+
+    from candidates
+    where
+        {{ row_hash(['event_id']) }}
+        in (select repeated_ids.id_hash from repeated_ids)
+
+),
+
 numbered as (
 
     select
         candidates.*,
         items.item_id is not null as item_known,
-        row_number() over (
-            partition by candidates.event_id
-            order by
-                candidates.event_ts,
-                candidates.source_loc,
-                candidates.row_hash
-        ) as copy_number
+        coalesce(copies.copy_number, 1) as copy_number
 
     from candidates
     left join items on candidates.item_id = items.item_id
+    left join copies
+        on
+            candidates.event_id = copies.event_id
+            and candidates.source_loc = copies.source_loc
 
 ),
 
@@ -217,7 +246,7 @@ final as (
 
     from numbered
     {% if is_incremental() %}
-        where event_date in (select event_date from rebuilt_days)
+    where event_date in (select event_date from rebuilt_days)
     {% endif %}
 
 )
