@@ -49,23 +49,43 @@
 
 {#- A condition true for the rows an incremental run of a downstream model must
     rebuild: those of the days staging rewrote after this model's last run,
-    and of the backfill range. Always true in a full build. The model needs
-    the hint `-- depends_on: {{ ref('stg_landing__events_flagged') }}`. -#}
+    and of the backfill range. Always true in a full build. The days are
+    looked up when the model compiles and written into the SQL as literals,
+    so that the warehouse can skip the row groups of other days. The model
+    needs the hint `-- depends_on: {{ ref('stg_landing__events_flagged') }}`. -#}
 {% macro in_changed_days(day) -%}
-    {%- if is_incremental() -%}
-        {{ day }} in (
-            select distinct event_date
-            from {{ ref('stg_landing__events_flagged') }}
-            where
-                staged_at > (
-                    select coalesce(
-                        max(staged_at), cast('1900-01-01' as timestamp)
-                    )
-                    from {{ this }}
-                )
-                or {{ in_backfill_range('event_date') }}
-        )
-    {%- else -%}
+    {%- if not is_incremental() -%}
         1 = 1
+    {%- else -%}
+        {%- set days = changed_days() -%}
+        {%- if days | length == 0 -%}
+            1 = 0
+        {%- else -%}
+            {{ day }} in (
+                {%- for d in days %}
+                cast('{{ d }}' as date){{ "," if not loop.last }}
+                {%- endfor %}
+            )
+        {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The days (as 'YYYY-MM-DD' strings) staging rewrote after this model's
+    last run, and the days of the backfill range. -#}
+{% macro changed_days() -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set query -%}
+        select distinct cast(event_date as varchar) as day
+        from {{ ref('stg_landing__events_flagged') }}
+        where
+            staged_at > (
+                select coalesce(max(staged_at), cast('1900-01-01' as timestamp))
+                from {{ this }}
+            )
+            or {{ in_backfill_range('event_date') }}
+        order by day
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values() | list) }}
 {%- endmacro %}

@@ -20,7 +20,8 @@ events as (
 sampled_users as (
 
     select user_id
-    from (select distinct user_id from examples) as example_users
+    from examples
+    where seq_pos = 1
     order by user_id
     limit {{ var('leakage_test_users') }}
 

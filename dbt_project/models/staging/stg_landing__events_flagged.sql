@@ -64,6 +64,20 @@ staged as (
 
 ),
 
+{# A load_id names its rows: rows of a load staging has seen are unchanged,
+   so only the days holding rows of new loads are compared. (A landing that
+   replaces raw.events whole gives every row a new load_id.) #}
+new_load_days as (
+
+    select distinct typed.event_date
+
+    from typed
+    left join (select distinct load_id from staged) as seen
+        on typed.load_id = seen.load_id
+    where seen.load_id is null
+
+),
+
 landed_days as (
 
     select
@@ -72,6 +86,7 @@ landed_days as (
         {{ hash_sum('row_hash') }} as fingerprint
 
     from hashed
+    where event_date in (select event_date from new_load_days)
     group by event_date
 
 ),
@@ -84,7 +99,16 @@ staged_days as (
         {{ hash_sum('row_hash') }} as fingerprint
 
     from staged
+    where event_date in (select event_date from new_load_days)
     group by event_date
+
+),
+
+{# Days staged whose rows are no longer landed at all. #}
+vanished_days as (
+
+    select distinct event_date from staged
+    where event_date not in (select distinct event_date from typed)
 
 ),
 
@@ -121,8 +145,12 @@ changed_days as (
 
     union
 
-    select event_date from landed_days
+    select distinct event_date from typed
     where {{ in_backfill_range('event_date') }}
+
+    union
+
+    select event_date from vanished_days
 
     union
 
