@@ -77,7 +77,7 @@
         {{ return([]) }}
     {%- endif -%}
     {%- set query -%}
-        select distinct cast(event_date as varchar) as day
+        select distinct cast(event_date as {{ dbt.type_string() }}) as day
         from {{ ref('stg_landing__events_flagged') }}
         where
             staged_at > (

@@ -34,6 +34,22 @@ quarantined as (
 
 ),
 
+staged as (
+
+    select
+        event_id,
+        source_loc
+    from clean
+
+    union all
+
+    select
+        event_id,
+        source_loc
+    from quarantined
+
+),
+
 landed_per_load as (
 
     select
@@ -63,11 +79,7 @@ staged_fingerprint as (
         {{ hash_sum(row_hash(key)) }} as hash_sum,
         {{ hash_sum(row_hash(salted_key)) }} as salted_hash_sum
 
-    from (
-        select event_id, source_loc from clean
-        union all
-        select event_id, source_loc from quarantined
-    ) as staged
+    from staged
 
 ),
 
@@ -100,7 +112,7 @@ failures as (
 
     select
         'staging: landed rows != clean + quarantined rows' as check_name,
-        cast(null as varchar) as load_id,
+        cast(null as {{ dbt.type_string() }}) as load_id,
         landed_fingerprint.n_rows as expected,
         staged_fingerprint.n_rows as actual
 

@@ -117,7 +117,8 @@ final as (
         starts.user_id
         || '-'
         || cast(
-            cast({{ epoch_seconds('starts.event_ts') }} as bigint) as varchar
+            cast({{ epoch_seconds('starts.event_ts') }} as bigint)
+            as {{ dbt.type_string() }}
         ) as session_id,
         starts.user_id,
         starts.event_date as session_date,

@@ -1,5 +1,8 @@
 {#- Time-decayed affinity per user and item, as of the as_of moment, and the
-    item's share of the user's total. -#}
+    item's share of the user's total. A view: a projection of
+    int_user_items_aggregated, not worth writing millions of rows again. -#}
+{{ config(materialized='view') }}
+
 with
 
 user_items as (

@@ -29,18 +29,18 @@ items as (
 typed as (
 
     select
-        cast(event_id as varchar) as event_id,
-        cast(user_id as varchar) as user_id,
-        cast(item_id as varchar) as item_id,
-        cast(event_type as varchar) as event_type,
+        cast(event_id as {{ dbt.type_string() }}) as event_id,
+        cast(user_id as {{ dbt.type_string() }}) as user_id,
+        cast(item_id as {{ dbt.type_string() }}) as item_id,
+        cast(event_type as {{ dbt.type_string() }}) as event_type,
         cast(event_ts as timestamp) as event_ts,
         cast(event_ts as date) as event_date,
         cast(rating as double) as rating,
-        cast(query as varchar) as query,
-        cast(rec_run_id as varchar) as rec_run_id,
+        cast(query as {{ dbt.type_string() }}) as query,
+        cast(rec_run_id as {{ dbt.type_string() }}) as rec_run_id,
         cast(model_version as integer) as model_version,
-        cast(source_loc as varchar) as source_loc,
-        cast(load_id as varchar) as load_id
+        cast(source_loc as {{ dbt.type_string() }}) as source_loc,
+        cast(load_id as {{ dbt.type_string() }}) as load_id
 
     from events
 

@@ -18,7 +18,7 @@ runs as (
 final as (
 
     select
-        cast(run_id as varchar) as run_id,
+        cast(run_id as {{ dbt.type_string() }}) as run_id,
         cast(max(model_version) as integer) as model_version,
         min(published_at) as first_published_at
 
@@ -32,7 +32,7 @@ final as (
 final as (
 
     select
-        cast(null as varchar) as run_id,
+        cast(null as {{ dbt.type_string() }}) as run_id,
         cast(null as integer) as model_version,
         cast(null as timestamp) as first_published_at
 
