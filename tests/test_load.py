@@ -47,3 +47,25 @@ def test_each_bad_row_gets_its_reason_and_nothing_is_lost():
 def test_unix_seconds_and_iso_parse_to_the_same_instant():
     parsed = parse_timestamps(pd.Series(["1735689600", "2025-01-01T00:00:00Z", "2025-01-01"]))
     assert parsed.nunique() == 1
+
+
+def test_feedback_events_keep_their_run_and_model_version():
+    frame = pd.DataFrame(
+        [
+            ("f1", "u1", "i1", "impression", "2025-03-01", "", "", "run-a", "3"),
+            ("f2", "u1", "i1", "click", "2025-03-01", "", "", "run-a", "3"),
+            ("f3", "u1", "i1", "click", "2025-03-01", "", "", "run a", "3"),
+            ("f4", "u1", "i1", "impression", "2025-03-01", "", "", "run-a", "v3"),
+            ("f5", "u1", "i2", "view", "2025-03-01", "", "", "", ""),
+        ],
+        columns=[
+            *["event_id", "user_id", "item_id", "event_type", "event_ts", "rating", "query"],
+            *["rec_run_id", "model_version"],
+        ],
+    )
+    frame["source_loc"] = [f"events.csv:{i + 2}" for i in range(len(frame))]
+    clean, quarantined = clean_events(frame, now=pd.Timestamp("2026-01-01", tz="UTC"))
+    assert quarantined["reason"].tolist() == ["malformed_id", "model_version_not_numeric"]
+    clean = clean.set_index("event_id")
+    assert clean.loc["f2", "rec_run_id"] == "run-a" and clean.loc["f2", "model_version"] == 3
+    assert pd.isna(clean.loc["f5", "rec_run_id"]) and pd.isna(clean.loc["f5", "model_version"])

@@ -73,9 +73,10 @@ def test_long_term_affinity_matches_the_decay_formula(pipeline_run):
         from staging.stg_landing__events e join staging.stg_landing__items i using (item_id)
     """,
     )
+    as_of = query(settings, "select max(event_ts) as t from staging.stg_landing__events")["t"][0]
     user = events["user_id"].iloc[0]
     mine = events[events["user_id"] == user]
-    age = (mine["event_ts"].max() - mine["event_ts"]).dt.total_seconds() / 86400
+    age = (as_of - mine["event_ts"]).dt.total_seconds() / 86400  # as of the latest event
     weights = {"view": 1.0, "cart": 2.0, "purchase": 3.0, "search": 0.0}
     w = [
         weights.get(t, 0.0) if t != "rating" else r / 5 * 3

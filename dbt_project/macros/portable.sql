@@ -1,5 +1,6 @@
-{#- SQL that differs between warehouses lives here, one default and per-adapter
-    overrides; models call only these macros. -#}
+{#- SQL that differs between warehouses lives here: a default implementation and
+    per-adapter overrides, reached through adapter.dispatch. Models call only
+    these macros, so a new adapter (Spark is next) needs only its overrides. -#}
 
 {#- Seconds from timestamp `start_ts` to `end_ts`, as a double. -#}
 {% macro seconds_between(start_ts, end_ts) -%}
@@ -14,6 +15,38 @@
     cast(epoch({{ end_ts }}) - epoch({{ start_ts }}) as double)
 {%- endmacro %}
 
+{#- Days from `start_ts` to `end_ts`, fractional, as a double. The cast matters:
+    `x / 86400.0` is a double on DuckDB but a decimal on Spark. -#}
+{% macro days_between(start_ts, end_ts) -%}
+    cast({{ seconds_between(start_ts, end_ts) }} / 86400.0 as double)
+{%- endmacro %}
+
+{#- Seconds since 1970-01-01 UTC, as a double. -#}
+{% macro epoch_seconds(ts) -%}
+    {{ return(adapter.dispatch('epoch_seconds', 'recfusion')(ts)) }}
+{%- endmacro %}
+
+{% macro default__epoch_seconds(ts) -%}
+    cast(unix_timestamp({{ ts }}) as double)
+{%- endmacro %}
+
+{% macro duckdb__epoch_seconds(ts) -%}
+    cast(epoch({{ ts }}) as double)
+{%- endmacro %}
+
+{#- The date `n` days after `day` (n may be negative). -#}
+{% macro add_days(day, n) -%}
+    {{ return(adapter.dispatch('add_days', 'recfusion')(day, n)) }}
+{%- endmacro %}
+
+{% macro default__add_days(day, n) -%}
+    date_add({{ day }}, {{ n }})
+{%- endmacro %}
+
+{% macro duckdb__add_days(day, n) -%}
+    cast({{ day }} + to_days(cast({{ n }} as integer)) as date)
+{%- endmacro %}
+
 {#- An ordered list of `expr`, ordered by `order_by`. -#}
 {% macro ordered_list(expr, order_by) -%}
     {{ return(adapter.dispatch('ordered_list', 'recfusion')(expr, order_by)) }}
@@ -25,4 +58,31 @@
 
 {% macro duckdb__ordered_list(expr, order_by) -%}
     list({{ expr }} order by {{ order_by }})
+{%- endmacro %}
+
+{#- A 64-bit hash of a row's columns: equal rows, equal hashes. Summed per day
+    it fingerprints a day's rows for incremental change detection. -#}
+{% macro row_hash(columns) -%}
+    {{ return(adapter.dispatch('row_hash', 'recfusion')(columns)) }}
+{%- endmacro %}
+
+{% macro default__row_hash(columns) -%}
+    hash({{ columns | join(', ') }})
+{%- endmacro %}
+
+{% macro spark__row_hash(columns) -%}
+    xxhash64({{ columns | join(', ') }})
+{%- endmacro %}
+
+{#- The sum of row hashes, wide enough not to overflow. -#}
+{% macro hash_sum(expr) -%}
+    {{ return(adapter.dispatch('hash_sum', 'recfusion')(expr)) }}
+{%- endmacro %}
+
+{% macro default__hash_sum(expr) -%}
+    sum(cast({{ expr }} as decimal(38, 0)))
+{%- endmacro %}
+
+{% macro duckdb__hash_sum(expr) -%}
+    sum({{ expr }})
 {%- endmacro %}

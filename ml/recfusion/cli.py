@@ -106,6 +106,19 @@ def cmd_review(args) -> int:
     return 0
 
 
+def cmd_transform(args) -> int:
+    from recfusion import transform
+
+    summary = transform.build(
+        _settings(args),
+        full_refresh=args.full_refresh,
+        backfill=tuple(args.backfill) if args.backfill else None,
+        as_of=args.as_of,
+    )
+    print(f"dbt build: {summary['statuses']}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="recfusion", description=__doc__)
     parser.add_argument("--home", type=Path, help="state folder (default: RECFUSION_HOME)")
@@ -133,6 +146,13 @@ def main(argv=None) -> int:
         cmd.add_argument("version", type=int)
         cmd.add_argument("--reviewer", help="name recorded in the review tag")
         cmd.set_defaults(func=cmd_review)
+    dbt = sub.add_parser("transform", help="dbt build on the landed data (incremental)")
+    dbt.add_argument("--full-refresh", action="store_true", help="rebuild every table")
+    dbt.add_argument(
+        "--backfill", nargs=2, metavar=("START", "END"), help="also rebuild these dates"
+    )
+    dbt.add_argument("--as-of", help="build the marts as of this timestamp or date")
+    dbt.set_defaults(func=cmd_transform)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

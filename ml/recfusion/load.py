@@ -1,7 +1,8 @@
 """Landing: raw frames in, typed ``raw.events`` and ``raw.items`` out, bad rows quarantined.
 
 A row that cannot be parsed (no id, a time that is not a time, an unknown event type, a
-rating that is not a number in range, text that would run as a spreadsheet formula) goes
+rating that is not a number in range, a model version that is not an integer, text that
+would run as a spreadsheet formula) goes
 to ``raw.quarantine`` with a reason code, the file and line it came from and the row
 itself as JSON. Nothing is dropped: raw rows = landed rows + quarantined rows.
 Rows that parse but make no sense together (unknown items, replayed events) are dbt's
@@ -16,7 +17,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from recfusion.sources import EVENT_COLUMNS, EVENT_TYPES, RawData
+from recfusion.sources import EVENT_COLUMNS, EVENT_TYPES, FEEDBACK_COLUMNS, RawData
 from recfusion.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,11 @@ def clean_events(events: pd.DataFrame, now: pd.Timestamp | None = None, numeric_
     """Split raw event rows into (typed clean rows, quarantined rows with reasons)."""
     now = now or pd.Timestamp.now(tz="UTC")
     s = {c: events[c].astype("string").str.strip() for c in EVENT_COLUMNS}
+    for c in FEEDBACK_COLUMNS:  # optional: a source without feedback leaves them out
+        s[c] = events[c].astype("string").str.strip() if c in events else _empty(events.index)
+    has_version = s["model_version"].fillna("") != ""
+    version_ok = s["model_version"].str.fullmatch(r"\d{1,9}").fillna(False)
+    model_version = pd.to_numeric(s["model_version"].where(version_ok), errors="coerce")
     etype = s["event_type"].str.lower()
     ts = parse_timestamps(events["event_ts"])
     rating_text = s["rating"].fillna("")
@@ -80,6 +86,8 @@ def clean_events(events: pd.DataFrame, now: pd.Timestamp | None = None, numeric_
         ("unknown_event_type", ~etype.isin(EVENT_TYPES)),
         ("missing_item_id", (etype != "search") & (s["item_id"].isna() | (s["item_id"] == ""))),
         *_id_checks([s["user_id"], s["item_id"]], numeric_ids),
+        *_id_checks([s["rec_run_id"]], numeric=False),
+        ("model_version_not_numeric", has_version & ~version_ok),
         ("unparseable_timestamp", ts.isna()),
         ("timestamp_too_old", ts < OLDEST),
         ("timestamp_in_future", ts > now + pd.Timedelta(days=1)),
@@ -101,11 +109,17 @@ def clean_events(events: pd.DataFrame, now: pd.Timestamp | None = None, numeric_
             "event_ts": ts.dt.tz_convert("UTC").dt.tz_localize(None),
             "rating": rating.astype("float64"),
             "query": query.where(query != "", None),
+            "rec_run_id": s["rec_run_id"].where(s["rec_run_id"] != "", None),
+            "model_version": model_version.astype("Int64"),
             "source_loc": events["source_loc"],
         }
     )[~bad]
     quarantined = _quarantine_rows(events[bad], reason[bad], "events")
     return clean.reset_index(drop=True), quarantined
+
+
+def _empty(index: pd.Index) -> pd.Series:
+    return pd.Series(pd.NA, index=index, dtype="string")
 
 
 def clean_items(items: pd.DataFrame, numeric_ids: bool = False):

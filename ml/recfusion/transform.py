@@ -27,10 +27,10 @@ class TransformError(RuntimeError):
     """dbt failed: names the models or tests that failed and why."""
 
 
-def dbt_args(settings, command: str, *extra: str) -> list[str]:
+def dbt_args(settings, command: str, *extra: str, dbt_vars: dict | None = None) -> list[str]:
     target = settings.home / "dbt" / "target"
     return [
-        command,
+        *command.split(),  # e.g. "build", "docs generate"
         "--project-dir",
         str(DBT_PROJECT),
         "--profiles-dir",
@@ -40,18 +40,20 @@ def dbt_args(settings, command: str, *extra: str) -> list[str]:
         "--log-path",
         str(settings.home / "dbt" / "logs"),
         "--vars",
-        json.dumps(settings.dbt_vars()),
+        json.dumps({**settings.dbt_vars(), **(dbt_vars or {})}),
         *extra,
     ]
 
 
-def run_dbt(settings, command: str, *extra: str) -> dict:
+def run_dbt(settings, command: str, *extra: str, dbt_vars: dict | None = None) -> dict:
     """Run ``dbt <command>`` in a child process; raise ``TransformError`` naming what failed.
 
+    ``dbt_vars`` are added to (and override) the vars from the settings, e.g.
+    ``{"backfill_start": "2025-03-01", "backfill_end": "2025-03-07"}`` or ``{"as_of": ...}``.
     A child process, not ``dbtRunner``: dbt-duckdb keeps its connection open for the life of
     the process, which would lock the warehouse against the stages that follow.
     """
-    args = dbt_args(settings, command, *extra)
+    args = dbt_args(settings, command, *extra, dbt_vars=dbt_vars)
     env = {
         **os.environ,
         "RECFUSION_WAREHOUSE": str(settings.warehouse),
@@ -80,9 +82,25 @@ def run_dbt(settings, command: str, *extra: str) -> dict:
     return {"command": command, "statuses": statuses, "nodes": len(results)}
 
 
-def build(settings) -> dict:
-    """``dbt build``: every model, then its tests, in dependency order."""
-    return run_dbt(settings, "build")
+def build(
+    settings,
+    full_refresh: bool = False,
+    backfill: tuple[str, str] | None = None,
+    as_of: str | None = None,
+) -> dict:
+    """``dbt build``: every model, then its tests, in dependency order.
+
+    Incremental models rebuild only the days that changed; ``backfill`` (first and last
+    date) rebuilds those days as well, ``full_refresh`` rebuilds everything. ``as_of``
+    builds the marts as of that moment (a timestamp, or a date meaning its end).
+    """
+    dbt_vars: dict = {}
+    if backfill is not None:
+        dbt_vars["backfill_start"], dbt_vars["backfill_end"] = backfill
+    if as_of is not None:
+        dbt_vars["as_of"] = as_of
+    extra = ["--full-refresh"] if full_refresh else []
+    return run_dbt(settings, "build", *extra, dbt_vars=dbt_vars)
 
 
 def manifest_path(settings):

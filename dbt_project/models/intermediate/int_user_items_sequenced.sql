@@ -1,38 +1,29 @@
-{#- Each user's distinct items in the order first met:
-    the sequence that models learn from. -#}
+{#- Each user's distinct items in the order first met (ties by item_id):
+    the sequence that models learn from. A view: only the splits read it. -#}
+{{ config(materialized='view') }}
+
 with
 
-events as (
+user_items as (
 
-    select * from {{ ref('stg_landing__events') }}
-
-),
-
-per_pair as (
-
-    select
-        user_id,
-        item_id,
-        min(event_ts) as first_event_at,
-        count(*) as n_events,
-        max({{ event_weight('event_type', 'rating') }}) as strongest_weight
-
-    from events
-    where item_id is not null
-    group by user_id, item_id
+    select * from {{ ref('int_user_items_aggregated') }}
 
 ),
 
 final as (
 
     select
-        *,
+        user_id,
+        item_id,
+        first_event_at,
+        n_events,
+        strongest_weight,
         row_number() over (
             partition by user_id order by first_event_at, item_id
         ) as seq_pos,
         count(*) over (partition by user_id) as n_items
 
-    from per_pair
+    from user_items
 
 )
 

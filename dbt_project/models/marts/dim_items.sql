@@ -6,9 +6,9 @@ items as (
 
 ),
 
-sequenced as (
+user_items as (
 
-    select * from {{ ref('int_user_items_sequenced') }}
+    select * from {{ ref('int_user_items_aggregated') }}
 
 ),
 
@@ -18,7 +18,7 @@ popularity as (
         item_id,
         count(*) as n_users
 
-    from sequenced
+    from user_items
     group by item_id
 
 ),

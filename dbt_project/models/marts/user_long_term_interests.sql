@@ -1,32 +1,16 @@
-{#- Time-decayed affinity per user and category,
-    as of the user's last event. -#}
+{#- Time-decayed affinity per user and category, as of the as_of moment:
+    the sum of the user's item affinities in the category. -#}
 with
 
-events as (
+user_items as (
 
-    select * from {{ ref('stg_landing__events') }}
-
-),
-
-items as (
-
-    select * from {{ ref('stg_landing__items') }}
+    select * from {{ ref('int_user_items_aggregated') }}
 
 ),
 
-aged as (
+point_in_time as (
 
-    select
-        events.user_id,
-        items.category,
-        {{ event_weight('events.event_type', 'events.rating') }} as weight,
-        {{ seconds_between(
-            'events.event_ts',
-            'max(events.event_ts) over (partition by events.user_id)'
-        ) }} / 86400.0 as age_days
-
-    from events
-    inner join items on events.item_id = items.item_id
+    select {{ as_of_timestamp() }} as as_of
 
 ),
 
@@ -35,16 +19,13 @@ per_category as (
     select
         user_id,
         category,
-        count(*) as n_events,
-        sum(
-            weight * {{ decay_weight('age_days', var('half_life_days')) }}
-        ) as affinity,
-        sum(
-            weight * {{ alpha_weight('age_days', var('alpha_k')) }}
-        ) as alpha_affinity,
-        min(age_days) as days_since_last
+        cast(sum(n_events) as bigint) as n_events,
+        sum(affinity) as affinity,
+        sum(alpha_affinity) as alpha_affinity,
+        min(days_since_last) as days_since_last,
+        max(last_event_at) as last_event_at
 
-    from aged
+    from user_items
     group by user_id, category
 
 ),
@@ -52,14 +33,35 @@ per_category as (
 final as (
 
     select
-        *,
-        affinity / nullif(sum(affinity) over (partition by user_id), 0)
-            as affinity_share,
+        per_category.user_id,
+        per_category.category,
+        per_category.n_events,
+        per_category.affinity,
+        per_category.alpha_affinity,
+        per_category.days_since_last,
+        per_category.affinity
+        / nullif(
+            sum(per_category.affinity) over (
+                partition by per_category.user_id
+            ),
+            0
+        ) as affinity_share,
         row_number() over (
-            partition by user_id order by affinity desc, category asc
-        ) as category_rank
+            partition by per_category.user_id
+            order by per_category.affinity desc, per_category.category asc
+        ) as category_rank,
+        per_category.alpha_affinity
+        / nullif(
+            sum(per_category.alpha_affinity) over (
+                partition by per_category.user_id
+            ),
+            0
+        ) as alpha_affinity_share,
+        per_category.last_event_at,
+        point_in_time.as_of
 
     from per_category
+    cross join point_in_time
 
 )
 

@@ -14,9 +14,15 @@ final as (
         item_id,
         event_type,
         event_ts,
+        event_date,
         rating,
         query,
-        source_loc
+        rec_run_id,
+        model_version,
+        source_loc,
+        load_id,
+        row_hash,
+        staged_at
 
     from flagged
     where reason is null

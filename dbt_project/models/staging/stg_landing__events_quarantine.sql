@@ -14,7 +14,10 @@ final as (
         item_id,
         event_type,
         event_ts,
+        event_date,
         source_loc,
+        load_id,
+        row_hash,
         reason
 
     from flagged

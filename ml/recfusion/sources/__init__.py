@@ -2,8 +2,14 @@
 
 Landing contract (all columns read as text; the landing step parses and checks them):
 
-events: ``event_id, user_id, item_id, event_type, event_ts, rating, query, source_loc``
+events: ``event_id, user_id, item_id, event_type, event_ts, rating, query[, rec_run_id,
+model_version], source_loc``
 items:  ``item_id, title, description, category, source_loc``
+
+``impression`` and ``click`` events are feedback on published recommendations: they name
+the item shown or clicked and, in ``rec_run_id`` and ``model_version``, the run and model
+version that recommended it (the ``run_id`` and ``model_version`` of the published rows).
+Sources without feedback leave both columns out.
 
 ``event_ts`` is an ISO-8601 timestamp (UTC when no offset is given) or Unix seconds;
 ``source_loc`` names the file and line each row came from, for error messages.
@@ -16,8 +22,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 EVENT_COLUMNS = ["event_id", "user_id", "item_id", "event_type", "event_ts", "rating", "query"]
+FEEDBACK_COLUMNS = ["rec_run_id", "model_version"]  # optional: absent means empty
 ITEM_COLUMNS = ["item_id", "title", "description", "category"]
-EVENT_TYPES = ("view", "cart", "purchase", "search", "rating")
+EVENT_TYPES = ("view", "cart", "purchase", "search", "rating", "impression", "click")
 
 
 class SourceError(ValueError):

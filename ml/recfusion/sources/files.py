@@ -2,7 +2,8 @@
 
 The folder holds ``events.csv`` (or ``events.parquet``) and ``items.csv`` (or
 ``items.parquet``) with the columns of the landing contract (see ``recfusion.sources``).
-``rating`` and ``query`` may be absent. CSV files are UTF-8 with a header row.
+``rating``, ``query``, ``rec_run_id`` and ``model_version`` may be absent. CSV files
+are UTF-8 with a header row.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from recfusion.sources import EVENT_COLUMNS, ITEM_COLUMNS, RawData, SourceError
+from recfusion.sources import EVENT_COLUMNS, FEEDBACK_COLUMNS, ITEM_COLUMNS, RawData, SourceError
 
-OPTIONAL = {"rating", "query", "description", "category"}
+OPTIONAL = {"rating", "query", "description", "category", *FEEDBACK_COLUMNS}
 
 
 def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
@@ -73,6 +74,6 @@ def load(path, name: str = "files") -> RawData:
     folder = Path(path)
     if not folder.is_dir():
         raise SourceError(f"{folder}: not a folder with events and items files")
-    events = read_table(_pick(folder, "events"), EVENT_COLUMNS)
+    events = read_table(_pick(folder, "events"), EVENT_COLUMNS + FEEDBACK_COLUMNS)
     items = read_table(_pick(folder, "items"), ITEM_COLUMNS)
     return RawData(events=events, items=items, name=name)
