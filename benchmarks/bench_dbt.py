@@ -253,6 +253,8 @@ HEADER = "\n".join(
 
 
 def write_table(results: dict, command: str, out: Path, loads: tuple[str, str]) -> str:
+    threads = os.environ.get("RECFUSION_DUCKDB_THREADS", "2")
+    memory = os.environ.get("RECFUSION_DUCKDB_MEMORY", "4GB")
     rows = []
     for name, r in results.items():
         full, inc, plain, run = r["full"], r["incremental"], r["plain"], r["run"]
@@ -274,9 +276,8 @@ def write_table(results: dict, command: str, out: Path, loads: tuple[str, str]) 
 Command: `{command}`
 
 Machine: {os.cpu_count()} CPUs, shared with other work; load average (1/5/15 min)
-{loads[0]} at the start and {loads[1]} at the end. DuckDB threads
-{os.environ.get("RECFUSION_DUCKDB_THREADS", "2")}, memory_limit
-{os.environ.get("RECFUSION_DUCKDB_MEMORY", "4GB")}, dbt threads 2 (profiles.yml).
+{loads[0]} at the start and {loads[1]} at the end. DuckDB threads {threads}, memory_limit
+{memory}, dbt threads 2 (profiles.yml).
 
 {HEADER}
 {chr(10).join(rows)}
