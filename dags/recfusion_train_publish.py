@@ -10,8 +10,9 @@ trained, evaluated and registered in MLflow (on the `gpu` queue); every user is 
 with the champion; the recommendations are validated and published.
 
 A failed dbt test or validation fails its task and nothing after it runs: the last
-published recommendations stay. Every task writing the warehouse takes the
-`duckdb_writer` pool (one slot).
+published recommendations stay. Tasks writing the warehouse take the `duckdb_writer`
+pool (one slot); `embed_items` and `train_register` take the `gpu` pool, and the
+embedding's writes wait for the warehouse's writer lock.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def recfusion_train_publish():
     def validate_marts() -> dict:
         return run_stage("validate_marts")
 
-    @task(queue=GPU_QUEUE, pool=WRITER_POOL)
+    # the GPU pool; its warehouse writes wait for the writer lock (recfusion.warehouse)
+    @task(queue=GPU_QUEUE, pool=GPU_POOL)
     def embed_items() -> dict:
         return run_stage("embed")
 
