@@ -52,7 +52,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--window-size=1400,1000",
+    "--window-size=1400,1400",
 ]
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -292,6 +292,30 @@ def with_text(browser, css: str, text: str):
     return next((e for e in browser.find_elements(By.CSS_SELECTOR, css) if text in e.text), None)
 
 
+SCROLLER = """
+let el = document.querySelector('[data-node-id^="dbt."]');
+while (el && el.scrollHeight <= el.clientHeight + 1) { el = el.parentElement; }
+return el || document.scrollingElement;
+"""
+
+
+def grid_row(browser, model: str):
+    """The grid row of a dbt model's task group, scrolling the grid until it is rendered."""
+    css = f'[data-node-id="dbt.{model}"]'
+    WebDriverWait(browser, UI_TIMEOUT).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, '[data-node-id^="dbt."]'))
+    )
+    scroller = browser.execute_script(SCROLLER)
+    browser.execute_script("arguments[0].scrollTop = 0", scroller)
+    for _ in range(80):
+        found = browser.find_elements(By.CSS_SELECTOR, css)
+        if found:
+            return found[0]
+        browser.execute_script("arguments[0].scrollTop += 120", scroller)
+        time.sleep(0.25)
+    raise AssertionError(f"the grid shows no row for dbt.{model}")
+
+
 def hover_state(browser, run_id: str, task_id: str) -> tuple[str, str]:
     """Hover a task's grid cell: the state its tooltip names and its badge's colour."""
     cell = WebDriverWait(browser, UI_TIMEOUT).until(
@@ -336,10 +360,11 @@ def test_grid_shows_every_dbt_task_succeeded(airflow, browser, screenshots):
 
     states = {}
     for model in dbt_models():
-        row = wait.until(
-            ec.visibility_of_element_located((By.CSS_SELECTOR, f'[data-node-id="dbt.{model}"]'))
-        )
-        assert row.text.strip() == model
+        # the grid renders only the rows near its viewport: scroll to the row, as a person would
+        row = grid_row(browser, model)
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", row)
+        wait.until(lambda _b, row=row: row.is_displayed())
+        assert row.get_attribute("textContent").strip() == model
         for step in ("run", "test"):
             states[f"dbt.{model}.{step}"] = hover_state(browser, run_id, f"dbt.{model}.{step}")
     assert len(states) == 2 * len(dbt_models()) and "dbt.fct_user_item_splits.test" in states
