@@ -313,7 +313,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "dbt.md")
     parser.add_argument("--scratch", type=Path, help="working folder (default: a temporary one)")
     args = parser.parse_args()
-    command = ".venv/bin/python benchmarks/bench_dbt.py --datasets " + " ".join(args.datasets)
+    command = " ".join([".venv/bin/python", "benchmarks/bench_dbt.py", *sys.argv[1:]])
     start_load = load_average()
     results = {}
     with tempfile.TemporaryDirectory(dir=args.scratch) as tmp:
