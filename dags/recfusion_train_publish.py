@@ -9,6 +9,10 @@ each, rendered from the prebuilt manifest `dbt_project/target/manifest.json`
 trained, evaluated and registered in MLflow (on the `gpu` queue); every user is scored
 with the champion; the recommendations are validated and published.
 
+The run works to the as-of date its triggering load carries (none: the data up to its
+latest event); a manual trigger may set it with the `as_of` param. A run started by a
+backfilled load also rebuilds that day in the incremental dbt models.
+
 A failed dbt test or validation fails its task and nothing after it runs: the last
 published recommendations stay. Tasks writing the warehouse take the `duckdb_writer`
 pool (one slot); `embed_items` and `train_register` take the `gpu` pool, and the
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import logging
 
-from airflow.sdk import Asset, TaskGroup, dag, task
+from airflow.sdk import Asset, Param, TaskGroup, dag, task
 
 from recfusion.orchestration import (
     DAG_DEFAULTS,
@@ -31,6 +35,7 @@ from recfusion.orchestration import (
     RECOMMENDATIONS_URI,
     WRITER_POOL,
     dbt_models,
+    run_as_of,
     run_dbt_node,
     run_stage,
 )
@@ -46,7 +51,7 @@ def dbt_group():
     """
     if not DBT_MANIFEST.exists():
         log.warning("%s is missing (run `make manifest`): dbt runs as one task", DBT_MANIFEST)
-        return task(task_id="dbt_build", pool=WRITER_POOL)(run_stage)("transform")
+        return task(task_id="dbt_build", pool=WRITER_POOL)(stage)("transform")
 
     with TaskGroup("dbt") as group:
         groups = {}
@@ -62,37 +67,45 @@ def dbt_group():
     return group
 
 
+def stage(name: str, params=None, triggering_asset_events=None) -> dict:
+    """Run a pipeline stage as of this run's date (see ``run_as_of``)."""
+    return run_stage(name, as_of=run_as_of(params, triggering_asset_events)["as_of"])
+
+
 @dag(
     schedule=[Asset(RAW_EVENTS_URI)],
     doc_md=__doc__,
     **DAG_DEFAULTS,
+    params={
+        "as_of": Param(None, type=["null", "string"], description="ISO date; default: the load's"),
+    },
 )
 def recfusion_train_publish():
     @task(pool=WRITER_POOL, outlets=[Asset(MARTS_URI)])
-    def validate_marts() -> dict:
-        return run_stage("validate_marts")
+    def validate_marts(params=None, triggering_asset_events=None) -> dict:
+        return stage("validate_marts", params, triggering_asset_events)
 
     # the GPU pool; its warehouse writes wait for the writer lock (recfusion.warehouse)
     @task(queue=GPU_QUEUE, pool=GPU_POOL)
-    def embed_items() -> dict:
-        return run_stage("embed")
+    def embed_items(params=None, triggering_asset_events=None) -> dict:
+        return stage("embed", params, triggering_asset_events)
 
     @task(queue=GPU_QUEUE, pool=GPU_POOL)
-    def train_register() -> dict:
-        summary = run_stage("train")
+    def train_register(params=None, triggering_asset_events=None) -> dict:
+        summary = stage("train", params, triggering_asset_events)
         return {k: v for k, v in summary.items() if k != "metrics"}
 
     @task(pool=WRITER_POOL)
-    def score() -> dict:
-        return run_stage("score")
+    def score(params=None, triggering_asset_events=None) -> dict:
+        return stage("score", params, triggering_asset_events)
 
     @task(pool=WRITER_POOL)
-    def validate_recommendations() -> dict:
-        return run_stage("validate_recommendations")
+    def validate_recommendations(params=None, triggering_asset_events=None) -> dict:
+        return stage("validate_recommendations", params, triggering_asset_events)
 
     @task(pool=WRITER_POOL, outlets=[Asset(RECOMMENDATIONS_URI)])
-    def publish() -> dict:
-        return run_stage("publish")
+    def publish(params=None, triggering_asset_events=None) -> dict:
+        return stage("publish", params, triggering_asset_events)
 
     (
         dbt_group()

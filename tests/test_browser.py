@@ -34,6 +34,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from recfusion.orchestration import DBT_MANIFEST, POOLS, dbt_models
@@ -253,6 +254,7 @@ def airflow(tmp_path_factory):
             "root": root,
             "home": root / "home",
             "run_id": run["dag_run_id"],
+            "server": server,
         }
     finally:
         server.stop()
@@ -427,3 +429,51 @@ def close_assistant(browser) -> None:
     ):
         if button.is_displayed():
             button.click()
+
+
+def test_a_backfilled_day_is_published_as_of_that_day(airflow):
+    """A backfill of the ingest DAG runs through the scheduler; the run it starts downstream
+    builds the marts as of the backfilled day. Runs last: it publishes a new version."""
+    v2 = f"{airflow['base']}/api/v2"
+    day = "2025-04-01"
+    before = api(f"{v2}/dags/recfusion_train_publish/dagRuns?order_by=id")["total_entries"]
+    api(
+        f"{v2}/backfills",
+        "POST",
+        {
+            "dag_id": "recfusion_ingest",
+            "from_date": f"{day}T00:00:00Z",
+            "to_date": f"{day}T00:00:00Z",
+            "max_active_runs": 1,
+        },
+    )
+    server = airflow["server"]
+
+    def ingest_done():
+        runs = api(f"{v2}/dags/recfusion_ingest/dagRuns?run_type=backfill")["dag_runs"]
+        return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
+
+    runs = wait_for("backfilled ingest run", ingest_done, 600, server)
+    assert [(r["logical_date"][:10], r["state"]) for r in runs] == [(day, "success")]
+    events = api(f"{v2}/assets/events?source_dag_id=recfusion_ingest&order_by=-timestamp")
+    assert events["asset_events"][0]["extra"]["as_of"] == day
+
+    def downstream_done():
+        runs = api(f"{v2}/dags/recfusion_train_publish/dagRuns?order_by=id")["dag_runs"]
+        new = runs[before:]
+        return new[0] if new and new[0]["state"] in ("success", "failed") else None
+
+    run = wait_for("train/publish after the backfill", downstream_done, PIPELINE_TIMEOUT, server)
+    assert run["state"] == "success", server.tail()
+    xcom = api(
+        f"{v2}/dags/recfusion_train_publish/dagRuns/{run['dag_run_id']}"
+        "/taskInstances/validate_marts/xcomEntries/return_value"
+    )
+    summary = json.loads(xcom["value"]) if isinstance(xcom["value"], str) else xcom["value"]
+    assert summary["as_of"] == day
+    # the marts describe the data up to the end of that day and nothing after it
+    with duckdb.connect(str(airflow["home"] / "warehouse.duckdb"), read_only=True) as con:
+        as_of, latest = con.execute(
+            "select max(as_of), max(last_event_at) from main.user_short_term_interests"
+        ).fetchone()
+    assert str(as_of).startswith(day) and latest <= as_of

@@ -53,6 +53,7 @@ def test_ingest_feeds_the_rest_through_an_asset(bag):
     assert outlets == {"recfusion://warehouse/raw/events"}
     assert "recfusion://warehouse/raw/events" in str(rest.timetable.asset_condition)
     assert set(ingest.params) == {"source", "path", "as_of"}
+    assert set(rest.params) == {"as_of"}
 
 
 def test_every_dbt_model_and_its_tests_are_tasks_in_dependency_order(bag):
@@ -98,3 +99,38 @@ def test_dag_file_parses_fast_without_a_database(tmp_path, dag_file):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["heavy"] == [], f"heavy modules imported at parse time: {result['heavy']}"
     assert result["seconds"] < 0.5, f"{dag_file.name} took {result['seconds']:.2f}s to parse"
+
+
+def test_an_ingest_hands_its_as_of_date_downstream():
+    from airflow.utils.types import DagRunType
+
+    from recfusion.orchestration import load_as_of
+
+    assert load_as_of({"as_of": "2025-03-01"}, "2026-01-02", DagRunType.SCHEDULED) == "2025-03-01"
+    # a backfilled day describes the data up to that day
+    assert load_as_of({}, "2025-04-01", DagRunType.BACKFILL_JOB) == "2025-04-01"
+    # a scheduled or manual run describes the data up to its latest event
+    assert load_as_of({"as_of": None}, "2026-01-02", DagRunType.SCHEDULED) is None
+    assert load_as_of(None, "2026-01-02", DagRunType.MANUAL) is None
+
+
+def test_a_train_publish_run_works_to_its_newest_triggering_load():
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from recfusion.orchestration import run_as_of
+
+    def event(day: int, extra: dict):
+        return SimpleNamespace(timestamp=datetime(2026, 1, day, tzinfo=UTC), extra=extra)
+
+    loads = {
+        "raw_events": [
+            event(2, {"as_of": "2025-04-02", "backfill": True}),
+            event(1, {"as_of": "2025-04-01", "backfill": True}),
+        ]
+    }
+    assert run_as_of({}, loads) == {"as_of": "2025-04-02", "backfill": True}
+    # a manual trigger's param wins over the load's date
+    assert run_as_of({"as_of": "2025-05-01"}, loads) == {"as_of": "2025-05-01", "backfill": False}
+    assert run_as_of({}, {"raw_events": [event(3, {})]}) == {"as_of": None, "backfill": False}
+    assert run_as_of(None, None) == {"as_of": None, "backfill": False}
