@@ -55,10 +55,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Every test but the browser tests (make browser-test): with the project's 20 dbt models the
-# Airflow grid virtualises its rows and the grid test does not yet find them all.
+# Every test, the browser tests in headless Chromium included (`make browser-test` runs just
+# those).
 test: install tools lint
-	$(BIN)/pytest -q -ra -m "not browser"
+	$(BIN)/pytest -q -ra
 
 # Just the Airflow and MLflow UIs in headless Chromium (about 7 minutes on 2 cores);
 # `make browser-test RECFUSION_SCREENSHOTS=docs/screenshots` refreshes the README's pictures.
