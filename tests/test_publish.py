@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -94,3 +95,39 @@ def test_a_reader_in_another_process_never_sees_a_partial_or_mixed_result(settin
     result = json.loads(out.read_text())
     assert result["errors"] == []
     assert len(result["latencies"]) > 10 and len(result["versions"]) >= 3
+
+
+def test_a_publish_killed_between_its_steps_is_finished_or_cleared_by_the_next(settings):
+    """The states a killed publish can leave, made by hand, and what the next one does."""
+    _candidate(settings, 1.0)
+    publish(settings)
+    snapshots = settings.published_dir / "recommendations"
+
+    # killed while writing version 2's file, and after renaming it but before any record:
+    # a temporary file and a complete snapshot that nothing names
+    (snapshots / "version=2").mkdir()
+    (snapshots / "version=2" / ".recommendations.parquet.tmp").write_bytes(b"PAR1 half")
+    orphan = snapshots / "version=3"
+    orphan.mkdir()
+    shutil.copyfile(
+        snapshots / "version=1" / "recommendations.parquet", orphan / "recommendations.parquet"
+    )
+    (settings.published_dir / ".CURRENT.json.tmp").write_text("{")
+    _candidate(settings, 2.0)
+    assert publish(settings)["version"] == 2  # the orphans took no version number
+    assert versions(settings) == [1, 2]
+    assert not list(settings.published_dir.rglob("*.tmp"))
+
+    # killed after the warehouse recorded version 3 but before the pointer file moved
+    _candidate(settings, 3.0)
+    publish(settings)
+    (settings.published_dir / "CURRENT.json").write_text(
+        (snapshots / "version=2" / "snapshot.json").read_text()
+    )
+    assert current(settings)["version"] == 2
+    again = publish(settings)  # the same candidate: finishes the swap, publishes nothing new
+    assert again["version"] == 3 and not again["published"]
+    assert current(settings)["version"] == 3 and read_published(settings)["score"].eq(3.0).all()
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        runs = con.execute("select version from main.recommendation_runs").fetchall()
+    assert sorted(runs) == [(1,), (2,), (3,)]  # one record per version, none twice

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import torch
 from recfusion import registry
 from recfusion.model.data import item_frame, read_interactions, serving_batch
 from recfusion.model.train import masked_scores
-from recfusion.warehouse import connect
+from recfusion.warehouse import connect, table_exists, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -183,12 +184,71 @@ def _make_current(settings, record: dict, action: str) -> None:
     _atomic_write_json(settings.published_dir / "CURRENT.json", record)
 
 
+def _published_records(settings) -> list[dict]:
+    """``main.recommendation_runs``, oldest first: what was published, as the warehouse says."""
+    if not settings.warehouse.exists():
+        return []
+    with connect(settings.warehouse, read_only=True) as con:
+        if not table_exists(con, "main", "recommendation_runs"):
+            return []
+        return (
+            con.execute("select * from main.recommendation_runs order by recorded_at")
+            .df()
+            .to_dict("records")
+        )
+
+
+def recover(settings) -> dict:
+    """Finish or clear what a publish or rollback killed halfway left behind.
+
+    The warehouse's ``recommendation_runs`` is the record: a pointer file that lags its
+    latest row is brought up to it (the kill came between the two), temporary files are
+    removed, and snapshot folders no row names (the kill came before the row) are deleted,
+    so no version number is ever taken by an orphan. Readers never followed any of these.
+    """
+    folder = _snapshot_dir(settings)
+    removed = [str(p) for p in settings.published_dir.glob(".*.tmp")]
+    removed += [str(p) for p in folder.glob("version=*/.*.tmp")]
+    for path in removed:
+        Path(path).unlink()
+    records = _published_records(settings)
+    named = {int(r["version"]) for r in records}
+    for snapshot in folder.glob("version=*"):
+        if int(snapshot.name.split("=", 1)[1]) not in named:
+            shutil.rmtree(snapshot)
+            removed.append(str(snapshot))
+    finished = None
+    now = current(settings)
+    if records:
+        last = records[-1]
+        if now is None or (now["version"], now["checksum"]) != (last["version"], last["checksum"]):
+            meta_file = folder / f"version={int(last['version'])}" / "snapshot.json"
+            _atomic_write_json(
+                settings.published_dir / "CURRENT.json", json.loads(meta_file.read_text())
+            )
+            finished = int(last["version"])
+    if removed or finished:
+        log.warning(
+            "recovered an interrupted publication: pointer -> version %s, removed %s",
+            finished,
+            removed,
+        )
+    return {"removed": removed, "pointer_finished": finished}
+
+
 def publish(settings) -> dict:
     """Publish the validated candidate as the next version; unchanged content publishes nothing.
 
-    The snapshot is complete on disk before anything points at it; a publish killed
-    halfway leaves at most an unreferenced folder, which the next publish overwrites.
+    The snapshot is complete on disk before anything points at it. One publisher at a time
+    (a lock beside the snapshots); each starts by recovering what a killed one left.
     """
+    settings.published_dir.mkdir(parents=True, exist_ok=True)
+    with writer_lock(settings.published_dir / "publisher"):
+        recover(settings)
+        return _publish(settings)
+
+
+def _publish(settings) -> dict:
     with connect(settings.warehouse, read_only=True) as con:
         frame = con.execute(
             "select * from main.recommendations_candidate order by user_id, rank"
@@ -233,6 +293,12 @@ def publish(settings) -> dict:
 
 def rollback(settings, to_version: int | None = None) -> dict:
     """Make an earlier snapshot current again (default: the one before the current)."""
+    with writer_lock(settings.published_dir / "publisher"):
+        recover(settings)
+        return _rollback(settings, to_version)
+
+
+def _rollback(settings, to_version: int | None) -> dict:
     now = current(settings)
     if now is None:
         raise FileNotFoundError(f"{settings.published_dir}: nothing published yet")
