@@ -507,6 +507,6 @@ def check_backfill(airflow: dict, day: str) -> None:
     # the marts describe the data up to the end of that day and nothing after it
     with duckdb.connect(str(airflow["home"] / "warehouse.duckdb"), read_only=True) as con:
         as_of, latest = con.execute(
-            "select max(as_of), max(last_event_at) from main.user_short_term_interests"
+            "select max(as_of), max(last_event_at) from marts.user_short_term_interests"
         ).fetchone()
     assert str(as_of).startswith(day) and latest <= as_of

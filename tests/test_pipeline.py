@@ -226,3 +226,9 @@ def test_operator_can_reject_and_promote_a_version(pipeline_run, capsys):
     assert main([*home, "models"]) == 0
     listing = capsys.readouterr().out
     assert f"v{version}" in listing and "champion" in listing and "approved by ops" in listing
+
+
+def test_the_cli_knows_every_stage_by_name():
+    from recfusion import cli, pipeline
+
+    assert [stage.__name__ for stage in pipeline.STAGES] == cli.STAGE_NAMES
