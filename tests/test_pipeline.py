@@ -130,7 +130,11 @@ def test_training_logs_metrics_and_registers_a_champion(pipeline_run):
         assert key in run.data.metrics
     assert 0 <= run.data.metrics["test_recall_10"] <= 1
     artifacts = {a.path for a in client.list_artifacts(train["run_id"], "plots")}
-    assert {"plots/training_curves.png", "plots/gate_vs_recency.png"} <= artifacts
+    assert {
+        "plots/training_curves.png",
+        "plots/gate_vs_recency.png",
+        "plots/metrics_by_segment.png",
+    } <= artifacts
 
 
 def test_retraining_on_the_same_data_does_not_move_the_champion(pipeline_run):

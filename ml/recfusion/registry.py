@@ -88,6 +88,31 @@ def plot_gate(days_since_last: np.ndarray, gate: np.ndarray, alpha_k: float, pat
     plt.close(fig)
 
 
+def plot_segments(segments: dict, path: Path) -> None:
+    """Test NDCG@10 of every variant in every segment, as grouped bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted({k.split(".")[0] for seg in segments.values() for k in seg})
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / max(len(segments), 1)
+    for i, (mode, seg) in enumerate(segments.items()):
+        values = [seg.get(f"{n}.ndcg_10", 0.0) for n in names]
+        ax.bar(np.arange(len(names)) + i * width, values, width, label=mode)
+    sizes = [int(next(iter(segments.values())).get(f"{n}.users", 0)) for n in names]
+    ax.set_xticks(
+        np.arange(len(names)) + width * (len(segments) - 1) / 2,
+        [f"{n}\n({s} users)" for n, s in zip(names, sizes, strict=True)],
+    )
+    ax.set(ylabel="test NDCG@10", title="metrics by segment")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def _champion(client, name):
     from mlflow.exceptions import MlflowException
 
@@ -97,12 +122,26 @@ def _champion(client, name):
         return None
 
 
-def model_card(settings, ctx: dict, metrics: dict, champion_line: str) -> str:
+def model_card(
+    settings, ctx: dict, metrics: dict, champion_line: str, segments: dict | None = None
+) -> str:
     rows = "\n".join(
         f"| {mode} | {m['valid_ndcg_10']:.4f} | {m['test_ndcg_10']:.4f} | "
         f"{m['test_recall_10']:.4f} |"
         for mode, m in metrics.items()
     )
+    segment_table = ""
+    if segments and "learned" in segments:
+        names = sorted({k.split(".")[0] for k in segments["learned"]})
+        head = " | ".join(f"{n} ({int(segments['learned'][f'{n}.users'])})" for n in names)
+        lines = [
+            f"| {mode} | " + " | ".join(f"{seg[f'{n}.ndcg_10']:.4f}" for n in names) + " |"
+            for mode, seg in segments.items()
+        ]
+        segment_table = (
+            "\nTest NDCG@10 by segment (users in brackets):\n\n"
+            f"| variant | {head} |\n|---|" + "---|" * len(names) + "\n" + "\n".join(lines) + "\n"
+        )
     return f"""# recfusion fusion model
 
 - data: source `{settings.source}`, snapshot `{ctx["data_snapshot"]}`, {ctx["users"]} users,
@@ -115,10 +154,12 @@ def model_card(settings, ctx: dict, metrics: dict, champion_line: str) -> str:
 | variant | valid NDCG@10 | test NDCG@10 | test Recall@10 |
 |---|---|---|---|
 {rows}
-"""
+{segment_table}"""
 
 
-def log_and_register(settings, results: dict, pop: dict, data, ctx: dict, gate_plot) -> dict:
+def log_and_register(
+    settings, results: dict, pop: dict, data, ctx: dict, gate_plot, segments: dict | None = None
+) -> dict:
     """Log the run, register the learned model, move aliases; return ids and the decision."""
     mlflow = setup(settings)
     from mlflow.tracking import MlflowClient
@@ -164,6 +205,12 @@ def log_and_register(settings, results: dict, pop: dict, data, ctx: dict, gate_p
         gate_plot(Path(tmp) / "gate_vs_recency.png")
         mlflow.log_artifact(str(Path(tmp) / "gate_vs_recency.png"), "plots")
         mlflow.log_dict(metrics, "metrics.json")
+        if segments:
+            for mode, seg in segments.items():
+                mlflow.log_metrics({f"{mode}.segment.{k}": v for k, v in seg.items()})
+            plot_segments(segments, Path(tmp) / "metrics_by_segment.png")
+            mlflow.log_artifact(str(Path(tmp) / "metrics_by_segment.png"), "plots")
+            mlflow.log_dict(segments, "metrics_by_segment.json")
         mlflow.log_dict({"item_ids": data.item_ids}, "item_ids.json")
         example = ctx["input_example"]  # (items (2, L) int64, ages (2, L) float32)
         info = mlflow.pytorch.log_model(
@@ -197,6 +244,7 @@ def log_and_register(settings, results: dict, pop: dict, data, ctx: dict, gate_p
             ctx,
             {m: v for m, v in metrics.items() if m != "popularity"},
             decision["reason"],
+            segments,
         ),
     )
     if decision["promote"]:

@@ -60,13 +60,20 @@ class TrainSettings(BaseModel):
     lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-5, ge=0)
     seed: int = 0
+    # full-catalogue softmax up to this many items, sampled softmax above it
+    full_softmax_max_items: int = Field(50_000, ge=1)
+    negatives: int = Field(2048, ge=1)  # sampled negatives per batch
+    sasrec_blocks: int = Field(2, ge=1)  # self-attention blocks of the SASRec baseline
+    # torch threads for training; 0 keeps torch's default (one per core). On a shared,
+    # busy machine 1 is much faster: idle-spinning threads fight for the cores.
+    threads: int = Field(0, ge=0)
     # variants trained and compared in one run; "learned" is the one registered
     variants: list[str] = ["learned", "alpha", "long", "short"]
 
     @field_validator("variants")
     @classmethod
     def _has_learned(cls, value: list[str]) -> list[str]:
-        allowed = {"learned", "alpha", "long", "short"}
+        allowed = {"learned", "alpha", "long", "short", "sasrec"}
         unknown = [v for v in value if v not in allowed]
         if unknown or "learned" not in value:
             raise ValueError(f"variants {value}: need 'learned', others from {sorted(allowed)}")

@@ -25,6 +25,7 @@ class Interactions:
     seqs: list[np.ndarray]  # per user, item indices in time order
     times: list[np.ndarray]  # per user, seconds since epoch
     as_of: float  # seconds; the latest event in the data
+    categories: np.ndarray | None = None  # (I + 1,) each item's category, row 0 empty
 
     @property
     def n_items(self) -> int:
@@ -60,7 +61,10 @@ def read_interactions(con) -> Interactions:
         users.append(user)
         seqs.append(group["idx"].to_numpy(np.int64))
         times.append(group["ts"].to_numpy(np.float64))
-    return Interactions(item_ids, table, users, seqs, times, float(frame["ts"].max()))
+    cats = con.execute("select item_id, category from marts.dim_items").df()
+    by_item = dict(zip(cats["item_id"], cats["category"].fillna(""), strict=True))
+    categories = np.array([""] + [by_item.get(i, "") for i in item_ids], dtype=object)
+    return Interactions(item_ids, table, users, seqs, times, float(frame["ts"].max()), categories)
 
 
 def _pad(rows: list[np.ndarray], length: int, dtype) -> np.ndarray:

@@ -16,7 +16,13 @@ NOTE: departures from the published models, and why.
 - The gate reads recency and drift features (days since the last event, history length,
   agreement of the two vectors) rather than only the two vectors, so it can react to a
   user coming back after a long absence.
-- Training is full-catalogue cross-entropy, not negative sampling (see EVALUATION.md).
+- The learned variant contains the fixed one: its pooling logits are log alpha(age) plus a
+  learned attention term and age slope, and its gate is logit(alpha(days since the last
+  event)) plus a learned correction, both corrections starting at zero. Training starts
+  from the article's weighting and moves away from it only where the data pay for it;
+  neither SLi-Rec nor SDM has such a prior.
+- Training is full-catalogue cross-entropy (sampled softmax with many negatives above a
+  catalogue size), not SLi-Rec's and SDM's few sampled negatives (see EVALUATION.md).
 
 ``gate_mode`` selects the fusion: ``learned`` (the gate), ``alpha`` (the fixed weighting
 alpha(t) = 1 / (1 + e^(-k t)) of the days since the last event, with alpha-weighted
@@ -30,6 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 GATE_MODES = ("learned", "alpha", "long", "short")
+GATE_FEATURES = 5
 
 
 def alpha_weight(age_days: torch.Tensor, k: float) -> torch.Tensor:
@@ -61,15 +68,21 @@ class FusionRecommender(nn.Module):
         if self.id_emb is not None:
             nn.init.normal_(self.id_emb.weight, std=0.02)
         self.dropout = nn.Dropout(dropout)
-        # long-term: attention pooling with a learned penalty on log age
+        # long-term: attention pooling. The learned variant starts from the fixed weighting
+        # (log alpha(age) in the logits, zero attention, zero age slope) and learns residuals.
         self.attn = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1))
-        self.age_penalty = nn.Parameter(torch.tensor(0.5))
+        nn.init.zeros_(self.attn[-1].weight)
+        nn.init.zeros_(self.attn[-1].bias)
+        self.alpha_scale = nn.Parameter(torch.tensor(1.0))
+        self.age_slope = nn.Parameter(torch.tensor(0.0))
         self.long_out = nn.Linear(hidden, hidden)
         # short-term: a GRU over the last short_n items
         self.gru = nn.GRU(hidden, hidden, batch_first=True)
         self.short_out = nn.Linear(hidden, hidden)
-        # gate: recency and drift features -> weight of the long-term side
-        self.gate = nn.Sequential(nn.Linear(4, 16), nn.GELU(), nn.Linear(16, 1))
+        # gate: recency and drift features -> a correction to logit(alpha(days since last))
+        self.gate = nn.Sequential(nn.Linear(GATE_FEATURES, 16), nn.GELU(), nn.Linear(16, 1))
+        nn.init.zeros_(self.gate[-1].weight)
+        nn.init.zeros_(self.gate[-1].bias)
 
     def item_table(self) -> torch.Tensor:
         table = self.text_proj(self.item_text)  # (I+1, H)
@@ -85,18 +98,21 @@ class FusionRecommender(nn.Module):
         safe_ages = ages.clamp(min=0)
 
         # long-term side
-        logits = self.attn(x).squeeze(-1)  # (B, L)
+        log_alpha = torch.log(alpha_weight(safe_ages, self.alpha_k).clamp(min=1e-6))
         if self.gate_mode == "alpha":
-            weights = alpha_weight(safe_ages, self.alpha_k)
-            logits = torch.log(weights.clamp(min=1e-6))
+            logits = log_alpha
         else:
-            logits = logits - F.softplus(self.age_penalty) * torch.log1p(safe_ages)
+            logits = (
+                self.attn(x).squeeze(-1)
+                + self.alpha_scale * log_alpha
+                - self.age_slope * torch.log1p(safe_ages)
+            )
         logits = logits.masked_fill(~mask, float("-inf"))
         attn = torch.softmax(logits, dim=-1).nan_to_num(0.0)  # (B, L)
         long_vec = self.long_out((attn.unsqueeze(-1) * x).sum(dim=1))  # (B, H)
 
         # short-term side: the last short_n positions (histories are left-padded)
-        xs = x[:, -self.short_n :]  # (B, S, H)
+        xs = (x * mask.unsqueeze(-1))[:, -self.short_n :]  # (B, S, H), padding zeroed
         out, _ = self.gru(xs)
         short_vec = self.short_out(out[:, -1])  # (B, H)
 
@@ -105,11 +121,22 @@ class FusionRecommender(nn.Module):
         last_age = torch.where(mask.any(dim=1), last_age, torch.zeros_like(last_age))
         n_hist = mask.sum(dim=1).float()
         cos = F.cosine_similarity(long_vec, short_vec, dim=-1)
-        feats = torch.stack([torch.log1p(last_age), torch.log1p(n_hist), cos, 1 - cos], dim=-1)
+        # how far the recent items sit from the long-term profile: mean cosine of the last
+        # short_n item vectors to the long-term pooled item vector
+        pooled = (attn.unsqueeze(-1) * x).sum(dim=1)
+        recent_mask = mask[:, -self.short_n :]
+        recent_cos = F.cosine_similarity(xs, pooled.unsqueeze(1), dim=-1)
+        drift = 1 - (recent_cos * recent_mask).sum(1) / recent_mask.sum(1).clamp(min=1)
+        feats = torch.stack(
+            [torch.log1p(last_age), torch.log1p(n_hist), cos, drift, alpha_weight(last_age, 1.0)],
+            dim=-1,
+        )
+        alpha_gate = alpha_weight(last_age, self.alpha_k)
         if self.gate_mode == "learned":
-            g = torch.sigmoid(self.gate(feats)).squeeze(-1)
+            prior = torch.logit(alpha_gate.clamp(1e-6, 1 - 1e-6))
+            g = torch.sigmoid(prior + self.gate(feats).squeeze(-1))
         elif self.gate_mode == "alpha":
-            g = alpha_weight(last_age, self.alpha_k)
+            g = alpha_gate
         elif self.gate_mode == "long":
             g = torch.ones_like(last_age)
         else:

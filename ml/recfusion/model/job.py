@@ -10,6 +10,7 @@ import numpy as np
 from recfusion import registry
 from recfusion.embed import resolve_model
 from recfusion.model.data import evaluation_batch, read_interactions
+from recfusion.model.segments import segment_masks, segment_metrics
 from recfusion.model.train import device_for, fit, gate_values, popularity
 from recfusion.transform import manifest_path
 from recfusion.warehouse import connect
@@ -71,9 +72,22 @@ def train_and_register(settings, validation: str = "passed") -> dict:
         "popularity test NDCG@10 %.4f Recall@10 %.4f", pop["test_ndcg_10"], pop["test_recall_10"]
     )
 
+    test = evaluation_batch(data, "test", max_len)
+    masks = segment_masks(data, test, settings.train.short_n)
+    segments = {mode: segment_metrics(r.test_ranks, masks) for mode, r in results.items()}
+    segments["popularity"] = segment_metrics(popularity(data, test)[1], masks)
+    for mode, seg in segments.items():
+        log.info(
+            "%-10s test NDCG@10 by segment: %s",
+            mode,
+            ", ".join(
+                f"{k.split('.')[0]} {v:.4f}" for k, v in seg.items() if k.endswith("ndcg_10")
+            ),
+        )
+
     def gate_plot(path):
         gates = gate_values(results["learned"].model, valid, device_for("cpu"))
         last = np.where(valid.items > 0, valid.ages, np.inf).min(axis=1)
         registry.plot_gate(last, gates, settings.interests.alpha_k, path)
 
-    return registry.log_and_register(settings, results, pop, data, ctx, gate_plot)
+    return registry.log_and_register(settings, results, pop, data, ctx, gate_plot, segments)

@@ -1,4 +1,10 @@
-"""Training with full-catalogue cross-entropy, early stopping on validation NDCG@10."""
+"""Training with full-catalogue cross-entropy, early stopping on validation NDCG@10.
+
+Above ``train.full_softmax_max_items`` items the loss is a sampled softmax instead: each
+batch scores its targets against ``train.negatives`` items drawn uniformly from the
+catalogue (a draw that hits a row's own target is masked). Uniform draws need no
+log-probability correction: it is the same constant for every item.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from tqdm import tqdm
 from recfusion.model.data import Batch, Interactions, evaluation_batch, training_examples
 from recfusion.model.fusion import FusionRecommender
 from recfusion.model.metrics import ranking_metrics, target_ranks
+from recfusion.model.sasrec import SASRecBaseline
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +34,7 @@ class TrainResult:
     best_epoch: int = 0
     valid: dict = field(default_factory=dict)
     test: dict = field(default_factory=dict)
+    test_ranks: np.ndarray | None = None
     seconds: float = 0.0
 
 
@@ -82,8 +90,16 @@ def popularity(data: Interactions, batch: Batch) -> tuple[dict, np.ndarray]:
     return ranking_metrics(ranks), ranks
 
 
-def build_model(data: Interactions, settings, gate_mode: str) -> FusionRecommender:
+def build_model(data: Interactions, settings, gate_mode: str):
     cfg = settings.train
+    if gate_mode == "sasrec":
+        return SASRecBaseline(
+            data.n_items + 1,
+            hidden=cfg.hidden,
+            max_len=cfg.max_history,
+            blocks=cfg.sasrec_blocks,
+            dropout=cfg.dropout,
+        )
     return FusionRecommender(
         torch.from_numpy(data.item_vectors),
         hidden=cfg.hidden,
@@ -95,15 +111,42 @@ def build_model(data: Interactions, settings, gate_mode: str) -> FusionRecommend
     )
 
 
+def batch_loss(model, items, ages, targets, n_negatives: int | None) -> torch.Tensor:
+    """Cross-entropy of the targets: over the whole catalogue, or against sampled negatives."""
+    if n_negatives is None:
+        logits = model(items, ages)  # (B, I+1)
+        logits[:, 0] = float("-inf")
+        return F.cross_entropy(logits, targets)
+    user, _ = model.encode_users(items, ages)
+    table = model.item_table()
+    negatives = torch.randint(1, table.size(0), (n_negatives,), device=targets.device)
+    positive = (user * table[targets]).sum(-1, keepdim=True)  # (B, 1)
+    sampled = user @ table[negatives].T  # (B, N)
+    sampled = sampled.masked_fill(negatives.unsqueeze(0) == targets.unsqueeze(1), float("-inf"))
+    logits = torch.cat([positive, sampled], dim=1)
+    return F.cross_entropy(logits, torch.zeros_like(targets))
+
+
 def fit(data: Interactions, settings, gate_mode: str = "learned") -> TrainResult:
     """Train one variant; keep the epoch with the best validation NDCG@10."""
     cfg = settings.train
     torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     device = device_for(settings.embed.device)
     model = build_model(data, settings, gate_mode).to(device)
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     train = training_examples(data, cfg.max_history)
+    n_negatives = cfg.negatives if data.n_items > cfg.full_softmax_max_items else None
+    if n_negatives:
+        log.info(
+            "%s: %d items > %d, sampled softmax with %d negatives",
+            gate_mode,
+            data.n_items,
+            cfg.full_softmax_max_items,
+            n_negatives,
+        )
     valid = evaluation_batch(data, "valid", cfg.max_history)
     result = TrainResult(gate_mode=gate_mode, model=model)
     best, best_state, waited = -1.0, None, 0
@@ -123,9 +166,7 @@ def fit(data: Interactions, settings, gate_mode: str = "learned") -> TrainResult
             items = torch.from_numpy(train.items[idx]).to(device)
             ages = torch.from_numpy(train.ages[idx]).to(device)
             targets = torch.from_numpy(train.targets[idx]).to(device)
-            logits = model(items, ages)  # (B, I+1)
-            logits[:, 0] = float("-inf")
-            loss = F.cross_entropy(logits, targets)
+            loss = batch_loss(model, items, ages, targets, n_negatives)
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
@@ -159,7 +200,8 @@ def fit(data: Interactions, settings, gate_mode: str = "learned") -> TrainResult
     if best_state is not None:
         model.load_state_dict(best_state)
     result.valid, _ = evaluate(model, valid, device)
-    result.test, _ = evaluate(model, evaluation_batch(data, "test", cfg.max_history), device)
+    test = evaluation_batch(data, "test", cfg.max_history)
+    result.test, result.test_ranks = evaluate(model, test, device)
     result.seconds = time.perf_counter() - start
     model.cpu()
     return result
