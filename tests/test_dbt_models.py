@@ -21,7 +21,7 @@ N_EVENTS = 30_000  # about 300 users, 20 days
 DAYS = 20
 DAY_BATCH = N_EVENTS // 100  # an incremental day: 1% more events
 SCHEMAS = ("staging", "intermediate", "marts")
-BOOKKEEPING = {"staged_at"}  # when a row was written: differs between runs by design
+BOOKKEEPING = {"staged_at", "built_at"}  # when a row was written: differs between runs by design
 
 
 def _generated(home, n_events=N_EVENTS, days=DAYS):

@@ -1,5 +1,14 @@
 {#- Each user's last short_term_n interest events up to the as_of moment,
-    ranked from the latest (1) back. -#}
+    ranked from the latest (1) back. Incremental by user: a run rebuilds the
+    users with newly staged events. -#}
+{{ config(
+    materialized='incremental',
+    on_schema_change='fail',
+    **user_partitioned()
+) }}
+
+-- depends_on: {{ ref('stg_landing__events_flagged') }}
+
 with
 
 events as (
@@ -8,36 +17,35 @@ events as (
 
 ),
 
-point_in_time as (
-
-    select {{ as_of_timestamp() }} as as_of
-
-),
-
 ranked as (
 
     select
-        events.user_id,
-        events.event_id,
-        events.item_id,
-        events.category,
-        events.event_type,
-        events.event_ts,
-        events.weight,
+        user_id,
+        event_id,
+        item_id,
+        category,
+        event_type,
+        event_ts,
+        weight,
         row_number() over (
-            partition by events.user_id
-            order by events.event_ts desc, events.event_id desc
+            partition by user_id
+            order by event_ts desc, event_id desc
         ) as recency_rank
 
     from events
-    cross join point_in_time
-    where events.event_ts <= point_in_time.as_of
+    where
+        {{ up_to_as_of('event_ts') }}
+        and {{ in_rebuilt_users('user_id') }}
 
 ),
 
 final as (
 
-    select * from ranked
+    select
+        *,
+        {{ user_build_columns() }}
+
+    from ranked
     where recency_rank <= {{ var('short_term_n') }}
 
 )

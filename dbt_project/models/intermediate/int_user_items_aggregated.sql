@@ -1,7 +1,18 @@
-{#- Each user's interest events per item, as of the as_of moment: when first
-    and last met, how strongly, and the time-decayed and alpha(t) affinities.
-    The long-term marts and the item sequence all read this one pass (an
-    item has one category, so min(category) is that category). -#}
+{#- Each user's interest events per item, up to the var as_of (all events
+    when it is not set): when first and last met, how strongly, and the
+    time-decayed affinity at the last event (affinity_at_last; the affinity
+    at a later moment T is affinity_at_last * 2^(-(T - last) / half-life),
+    which the as-of marts apply). Incremental by user: a run rebuilds the
+    users with newly staged events from their whole history (an item has
+    one category, so min(category) is that category). -#}
+{{ config(
+    materialized='incremental',
+    on_schema_change='fail',
+    **user_partitioned()
+) }}
+
+-- depends_on: {{ ref('stg_landing__events_flagged') }}
+
 with
 
 events as (
@@ -10,26 +21,20 @@ events as (
 
 ),
 
-point_in_time as (
-
-    select {{ as_of_timestamp() }} as as_of
-
-),
-
-aged as (
+scoped as (
 
     select
-        events.user_id,
-        events.item_id,
-        events.category,
-        events.event_ts,
-        events.weight,
-        {{ days_between('events.event_ts', 'point_in_time.as_of') }}
-            as age_days
+        user_id,
+        item_id,
+        category,
+        event_ts,
+        weight,
+        max(event_ts) over (partition by user_id, item_id) as item_last_at
 
     from events
-    cross join point_in_time
-    where events.event_ts <= point_in_time.as_of
+    where
+        {{ up_to_as_of('event_ts') }}
+        and {{ in_rebuilt_users('user_id') }}
 
 ),
 
@@ -45,14 +50,14 @@ final as (
         max(weight) as strongest_weight,
         sum(weight) as total_weight,
         sum(
-            weight * {{ decay_weight('age_days', var('half_life_days')) }}
-        ) as affinity,
-        sum(
-            weight * {{ alpha_weight('age_days', var('alpha_k')) }}
-        ) as alpha_affinity,
-        min(age_days) as days_since_last
+            weight * {{ decay_weight(
+                days_between('event_ts', 'item_last_at'),
+                var('half_life_days')
+            ) }}
+        ) as affinity_at_last,
+        {{ user_build_columns() }}
 
-    from aged
+    from scoped
     group by user_id, item_id
 
 )

@@ -21,7 +21,8 @@ final as (
         row_number() over (
             partition by user_id order by first_event_at, item_id
         ) as seq_pos,
-        count(*) over (partition by user_id) as n_items
+        count(*) over (partition by user_id) as n_items,
+        built_at
 
     from user_items
 

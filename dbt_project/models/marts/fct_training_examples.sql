@@ -13,11 +13,14 @@
     to its start). The result is exact, with no cut-off. -#}
 {%- set epoch_days = 256 * var('half_life_days') %}
 
+-- depends_on: {{ ref('stg_landing__events_flagged') }}
+
 with
 
 splits as (
 
     select * from {{ ref('fct_user_item_splits') }}
+    where {{ in_rebuilt_users('user_id') }}
 
 ),
 
@@ -30,12 +33,6 @@ events as (
 items as (
 
     select * from {{ ref('stg_landing__items') }}
-
-),
-
-point_in_time as (
-
-    select {{ as_of_timestamp() }} as as_of
 
 ),
 
@@ -52,8 +49,9 @@ history as (
         ) as epoch_no
 
     from events
-    cross join point_in_time
-    where events.event_ts <= point_in_time.as_of
+    where
+        {{ up_to_as_of('events.event_ts') }}
+        and {{ in_rebuilt_users('events.user_id') }}
 
 ),
 
@@ -224,7 +222,8 @@ final as (
             epoch_seconds('targets.target_event_at')
             ~ ' / 86400.0 - targets.epoch_no * ' ~ epoch_days,
             var('half_life_days')
-        ) }} as prior_category_affinity
+        ) }} as prior_category_affinity,
+        {{ user_build_columns() }}
 
     from targets
     inner join user_prior

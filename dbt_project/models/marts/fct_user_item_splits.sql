@@ -1,5 +1,14 @@
 {#- Leave-one-out: last item test, second to last validation, the rest train.
-    Users with fewer than 3 items train only. -#}
+    Users with fewer than 3 items train only. Incremental by user: a run
+    rewrites the users with newly staged events. -#}
+{{ config(
+    materialized='incremental',
+    on_schema_change='fail',
+    **user_partitioned()
+) }}
+
+-- depends_on: {{ ref('stg_landing__events_flagged') }}
+
 with
 
 sequenced as (
@@ -22,9 +31,11 @@ final as (
             when seq_pos = n_items then 'test'
             when seq_pos = n_items - 1 then 'valid'
             else 'train'
-        end as split
+        end as split,
+        {{ user_build_columns() }}
 
     from sequenced
+    where {{ in_rebuilt_users('user_id') }}
 
 )
 

@@ -1,29 +1,15 @@
 {#- Per user, as of the as_of moment: the last short_term_n interest events
     and the last session as ordered item sequences, their leading category,
-    recency, and how far the short-term mix drifts from the long-term one. -#}
+    recency, and how far the short-term mix drifts from the long-term one.
+    A view: only the seconds since the last event move with as_of; the rest
+    is int_user_short_term_summarised, rebuilt per user. -#}
+{{ config(materialized='view') }}
+
 with
 
-recent as (
+summarised as (
 
-    select * from {{ ref('int_recent_events_ranked') }}
-
-),
-
-sessions as (
-
-    select * from {{ ref('int_sessions_grouped') }}
-
-),
-
-events as (
-
-    select * from {{ ref('stg_landing__events') }}
-
-),
-
-mix as (
-
-    select * from {{ ref('user_short_term_category_mix') }}
+    select * from {{ ref('int_user_short_term_summarised') }}
 
 ),
 
@@ -33,161 +19,30 @@ point_in_time as (
 
 ),
 
-category_counts as (
-
-    select
-        user_id,
-        category,
-        count(*) as n_events,
-        row_number() over (
-            partition by user_id order by count(*) desc, category asc
-        ) as category_rank
-
-    from recent
-    group by user_id, category
-
-),
-
-per_user as (
-
-    select
-        user_id,
-        {{ ordered_list('item_id', 'recency_rank desc') }} as recent_items,
-        count(*) as n_events,
-        min(event_ts) as window_started_at,
-        max(event_ts) as last_event_at
-
-    from recent
-    group by user_id
-
-),
-
-session_order as (
-
-    select
-        sessions.user_id,
-        sessions.session_id,
-        sessions.session_date,
-        sessions.started_at,
-        sessions.ended_at,
-        row_number() over (
-            partition by sessions.user_id order by sessions.started_at desc
-        ) as session_recency
-
-    from sessions
-    cross join point_in_time
-    where sessions.started_at <= point_in_time.as_of
-
-),
-
-last_sessions as (
-
-    select * from session_order
-    where session_recency = 1
-
-),
-
-{# The last session's activity up to as_of (a session can straddle it). #}
-last_session_events as (
-
-    select
-        last_sessions.user_id,
-        last_sessions.session_id,
-        events.event_id,
-        events.item_id,
-        events.event_ts
-
-    from last_sessions
-    cross join point_in_time
-    inner join events
-        on
-            last_sessions.user_id = events.user_id
-            and last_sessions.session_date = events.event_date
-            and last_sessions.started_at <= events.event_ts
-            and last_sessions.ended_at >= events.event_ts
-    where
-        events.event_ts <= point_in_time.as_of
-        and events.event_type != 'impression'
-
-),
-
-last_session_stats as (
-
-    select
-        user_id,
-        session_id,
-        min(event_ts) as started_at,
-        max(event_ts) as ended_at,
-        count(*) as n_events
-
-    from last_session_events
-    group by user_id, session_id
-
-),
-
-last_session_items as (
-
-    select
-        user_id,
-        {{ ordered_list('item_id', 'event_ts, event_id') }} as items
-
-    from last_session_events
-    where item_id is not null
-    group by user_id
-
-),
-
-drift as (
-
-    select
-        user_id,
-        0.5 * sum(share_gap) as drift_tvd,
-        1.0 - sum(short_share * long_share) / nullif(
-            sqrt(sum(short_share * short_share))
-            * sqrt(sum(long_share * long_share)),
-            0
-        ) as drift_cosine
-
-    from mix
-    group by user_id
-
-),
-
 final as (
 
     select
-        per_user.user_id,
-        per_user.recent_items,
-        per_user.n_events,
-        per_user.window_started_at,
-        per_user.last_event_at,
-        category_counts.category as top_category,
-        cast(category_counts.n_events as double) / per_user.n_events
-            as top_category_share,
-        {{ seconds_between('per_user.last_event_at', 'point_in_time.as_of') }}
-            as seconds_since_last_event,
-        last_session_stats.session_id as last_session_id,
-        last_session_stats.started_at as last_session_started_at,
-        last_session_stats.n_events as last_session_n_events,
+        summarised.user_id,
+        summarised.recent_items,
+        summarised.n_events,
+        summarised.window_started_at,
+        summarised.last_event_at,
+        summarised.top_category,
+        summarised.top_category_share,
         {{ seconds_between(
-            'last_session_stats.started_at', 'last_session_stats.ended_at'
-        ) }} as last_session_seconds,
-        last_session_items.items as last_session_items,
-        drift.drift_tvd,
-        drift.drift_cosine,
+            'summarised.last_event_at', 'point_in_time.as_of'
+        ) }} as seconds_since_last_event,
+        summarised.last_session_id,
+        summarised.last_session_started_at,
+        summarised.last_session_n_events,
+        summarised.last_session_seconds,
+        summarised.last_session_items,
+        summarised.drift_tvd,
+        summarised.drift_cosine,
         point_in_time.as_of
 
-    from per_user
+    from summarised
     cross join point_in_time
-    inner join category_counts
-        on
-            per_user.user_id = category_counts.user_id
-            and category_counts.category_rank = 1
-    left join last_session_stats
-        on per_user.user_id = last_session_stats.user_id
-    left join last_session_items
-        on per_user.user_id = last_session_items.user_id
-    left join drift on per_user.user_id = drift.user_id
 
 )
 

@@ -18,7 +18,8 @@ final as (
         source_loc,
         load_id,
         row_hash,
-        reason
+        reason,
+        staged_at
 
     from flagged
     where reason is not null
