@@ -21,7 +21,19 @@ N_EVENTS = 30_000  # about 300 users, 20 days
 DAYS = 20
 DAY_BATCH = N_EVENTS // 100  # an incremental day: 1% more events
 SCHEMAS = ("staging", "intermediate", "marts")
-BOOKKEEPING = {"staged_at", "built_at"}  # when a row was written: differs between runs by design
+BOOKKEEPING = {
+    "staged_at",
+    "changed_at",
+    "built_at",
+}  # when a row was written: differs between runs by design
+USER_GRAIN = (  # incremental by user: a run rebuilds the users with newly staged events
+    "intermediate.int_user_items_aggregated",
+    "intermediate.int_recent_events_ranked",
+    "intermediate.int_user_short_term_summarised",
+    "marts.user_short_term_category_mix",
+    "marts.fct_user_item_splits",
+    "marts.fct_training_examples",
+)
 
 
 def _generated(home, n_events=N_EVENTS, days=DAYS):
@@ -115,6 +127,12 @@ def test_incremental_runs_give_the_tables_of_a_full_refresh(tmp_path):
     )
     untouched = staged[staged["last"] == first_run["t"].iloc[0]]
     assert 0 < len(untouched) < len(staged), "incremental runs should rebuild only some days"
+    for table in USER_GRAIN:
+        users = _query(
+            settings, f"select user_id, max(built_at) as built from {table} group by user_id"
+        )
+        kept = (users["built"] == first_run["t"].iloc[0]).sum()
+        assert 0 < kept < len(users), f"{table}: incremental runs should rebuild only some users"
     reasons = _query(
         settings,
         "select reason, count(*) as n from staging.stg_landing__events_quarantine group by 1",
@@ -123,7 +141,30 @@ def test_incremental_runs_give_the_tables_of_a_full_refresh(tmp_path):
 
     full = _copy(settings, tmp_path / "full")
     transform.build(full, full_refresh=True)
+    # equal to 1e-9 relative (decayed sums are aged by other routes; exact otherwise)
     _assert_same_tables(_tables(settings), _tables(full))
+    _assert_alpha_is_exact(settings)
+
+
+def _assert_alpha_is_exact(settings) -> None:
+    """The long-term alpha(t) affinity (a Taylor series over daily moments) equals the
+    plain sum over events, to 1e-9 relative."""
+    k = settings.interests.alpha_k
+    got = _query(
+        settings,
+        f"""select m.user_id, m.category, m.alpha_affinity, e.alpha_affinity as exact
+           from marts.user_long_term_interests as m
+           join (select user_id, category,
+                        sum(weight / (1 + exp(-{k} * (epoch(a.as_of) - epoch(event_ts))
+                                                / 86400.0))) as alpha_affinity
+                 from intermediate.int_events_weighted
+                 cross join (select max(as_of) as as_of
+                             from marts.user_long_term_interests) as a
+                 where event_ts <= a.as_of
+                 group by 1, 2) as e using (user_id, category)""",
+    )
+    assert len(got) > 100
+    assert np.allclose(got["alpha_affinity"], got["exact"], rtol=1e-9, atol=0)
 
 
 def test_backfill_rebuilds_a_date_range(tmp_path, monkeypatch):
@@ -179,6 +220,13 @@ def test_as_of_ignores_later_events(tmp_path):
     _assert_same_tables({m: got[m] for m in marts}, {m: expected[m] for m in marts})
     last = _query(settings, "select max(last_event_at) as t from marts.user_short_term_interests")
     assert last["t"].iloc[0] <= pd.Timestamp("2025-01-12 23:59:59.999999")
+
+    # the per-user tables were built as of 2025-01-12: an incremental run as of the latest
+    # event, with no new events, must rebuild every user (their build signature differs)
+    transform.build(settings)
+    latest = _copy(settings, tmp_path / "latest")
+    transform.build(latest, full_refresh=True)
+    _assert_same_tables(_tables(settings), _tables(latest))
 
 
 FEATURES = [

@@ -152,9 +152,10 @@
 {%- endmacro %}
 
 {#- A condition true for the users this run rebuilds: all of them in a full
-    build or when the vars changed, else those with events staged after the
-    table's last build (new loads, late events, backfilled days, items that
-    joined or left the catalogue). The model needs the hint
+    build or when the vars changed, else those with event rows that changed
+    after the table's last build (changed_at: new loads, late events, copies
+    that became replays, items that joined or left the catalogue,
+    backfilled days). The model needs the hint
     `-- depends_on: {{ ref('stg_landing__events_flagged') }}`. -#}
 {% macro in_rebuilt_users(user_column) -%}
     {%- set state = user_table_state() -%}
@@ -165,10 +166,24 @@
             select flagged.user_id
             from {{ ref('stg_landing__events_flagged') }} as flagged
             where
-                flagged.staged_at
+                flagged.changed_at
                 > cast('{{ state.last_built }}' as timestamp)
         )
     {%- endif -%}
+{%- endmacro %}
+
+{#- The users an incremental run rebuilds, each with changed_from, the time
+    of their earliest changed event row (only when not every user is
+    rebuilt). -#}
+{% macro rebuilt_users_since() -%}
+    select
+        flagged.user_id,
+        min(flagged.event_ts) as changed_from
+    from {{ ref('stg_landing__events_flagged') }} as flagged
+    where
+        flagged.changed_at
+        > cast('{{ user_table_state().last_built }}' as timestamp)
+    group by flagged.user_id
 {%- endmacro %}
 
 {#- Pre-hook: empty the table before a run that rebuilds every user. -#}

@@ -2,12 +2,25 @@
     its features saw is strictly before its target. For the first
     leakage_test_users users, every feature is computed again from scratch,
     by a plain join on the user's events strictly before the target, and
-    must equal the model's (the decayed affinity to 1e-9, relative). -#}
+    must equal the model's (the decayed affinity to 1e-9, relative). An
+    incremental run checks the users it rebuilt (the var test_all_rows: all
+    users). -#}
 with
+
+all_examples as (
+
+    select * from {{ ref('fct_training_examples') }}
+
+),
 
 examples as (
 
-    select * from {{ ref('fct_training_examples') }}
+    select all_examples.* from all_examples
+    {%- if not var('test_all_rows', false) %}
+    where
+        all_examples.built_at
+        = (select max(latest.built_at) from all_examples as latest)
+    {%- endif %}
 
 ),
 

@@ -10,10 +10,26 @@
     1000 half-lives. So time is cut into epochs of 256 half-lives: inside an
     epoch the running sum is taken relative to the epoch's start, and each
     epoch starts from what the earlier ones carry over (their total decayed
-    to its start). The result is exact, with no cut-off. -#}
+    to its start). The result is exact, with no cut-off.
+
+    Incremental by user. A run rebuilds the users with changed event rows;
+    a user's examples whose targets come before the user's earliest changed
+    event keep their features (they saw only unchanged events) and take
+    their split afresh, the others are computed again. Their history needs
+    no event before the day of that earliest change: each earlier day is
+    one bucket of int_user_category_days_summed (its count, latest time
+    and weights decayed to its noon), all strictly before those targets. A
+    full build computes every example from the events. -#}
+{{ config(
+    materialized='incremental',
+    on_schema_change='fail',
+    **user_partitioned()
+) }}
 {%- set epoch_days = 256 * var('half_life_days') %}
+{%- set partial = not user_table_state().rebuild_all %}
 
 -- depends_on: {{ ref('stg_landing__events_flagged') }}
+-- depends_on: {{ ref('int_user_category_days_summed') }}
 
 with
 
@@ -36,22 +52,89 @@ items as (
 
 ),
 
-history as (
+{% if partial %}
+
+{# Each rebuilt user and the time of their earliest changed event row. #}
+rebuilt_users as (
+
+    {{ rebuilt_users_since() }}
+
+),
+
+days as (
+
+    select * from {{ ref('int_user_category_days_summed') }}
+
+),
+
+{# The user's history as buckets: the days before the day of the earliest
+   change (anchored at noon), then one bucket per event. #}
+buckets as (
+
+    select
+        days.user_id,
+        days.category,
+        days.last_event_at as event_ts,
+        days.n_events,
+        days.decay_sum as weight,
+        {{ epoch_seconds('cast(days.event_date as timestamp)') }} + 43200.0
+            as anchor_seconds
+
+    from days
+    inner join rebuilt_users
+        on
+            days.user_id = rebuilt_users.user_id
+            and days.event_date < cast(rebuilt_users.changed_from as date)
+
+    union all
 
     select
         events.user_id,
         events.category,
         events.event_ts,
+        1 as n_events,
         events.weight,
-        floor(
-            {{ epoch_seconds('events.event_ts') }}
-            / ({{ epoch_days }} * 86400.0)
-        ) as epoch_no
+        {{ epoch_seconds('events.event_ts') }} as anchor_seconds
 
     from events
-    where
-        {{ up_to_as_of('events.event_ts') }}
-        and {{ in_rebuilt_users('events.user_id') }}
+    inner join rebuilt_users
+        on
+            events.user_id = rebuilt_users.user_id
+            and events.event_date >= cast(rebuilt_users.changed_from as date)
+
+),
+
+{% else %}
+
+buckets as (
+
+    select
+        user_id,
+        category,
+        event_ts,
+        1 as n_events,
+        weight,
+        {{ epoch_seconds('event_ts') }} as anchor_seconds
+
+    from events
+    where {{ up_to_as_of('event_ts') }}
+
+),
+
+{% endif %}
+
+history as (
+
+    select
+        user_id,
+        category,
+        event_ts,
+        n_events,
+        anchor_seconds,
+        weight,
+        floor(anchor_seconds / ({{ epoch_days }} * 86400.0)) as epoch_no
+
+    from buckets
 
 ),
 
@@ -60,7 +143,7 @@ user_moments as (
     select
         user_id,
         event_ts,
-        count(*) as n_events
+        sum(n_events) as n_events
 
     from history
     group by user_id, event_ts
@@ -95,10 +178,10 @@ category_moments as (
         category,
         event_ts,
         epoch_no,
-        count(*) as n_events,
+        sum(n_events) as n_events,
         sum(
             weight * {{ decay_weight(
-                '-(' ~ epoch_seconds('event_ts')
+                '-(anchor_seconds'
                 ~ ' / 86400.0 - epoch_no * ' ~ epoch_days ~ ')',
                 var('half_life_days')
             ) }}
@@ -170,7 +253,7 @@ epoch_carry as (
 
 ),
 
-targets as (
+ranked_targets as (
 
     select
         splits.user_id,
@@ -192,7 +275,19 @@ targets as (
 
 ),
 
-final as (
+targets as (
+
+    select ranked_targets.* from ranked_targets
+    {%- if partial %}
+    inner join rebuilt_users
+        on
+            ranked_targets.user_id = rebuilt_users.user_id
+            and ranked_targets.target_event_at >= rebuilt_users.changed_from
+    {%- endif %}
+
+),
+
+computed as (
 
     select
         targets.user_id,
@@ -241,6 +336,58 @@ final as (
             and targets.category = epoch_carry.category
             and targets.epoch_no = epoch_carry.epoch_no
 
+),
+
+{% if partial %}
+
+{# Examples before the user's earliest change: features as built, the
+   split afresh. #}
+kept as (
+
+    select
+        previous.user_id,
+        previous.item_id,
+        previous.target_event_at,
+        splits.seq_pos,
+        splits.split,
+        previous.category,
+        previous.n_prior_items,
+        previous.n_prior_events,
+        previous.last_prior_event_at,
+        previous.seconds_since_prior_event,
+        previous.n_prior_category_events,
+        previous.prior_category_share,
+        previous.prior_category_affinity,
+        {{ user_build_columns() }}
+
+    from {{ this }} as previous
+    inner join rebuilt_users
+        on
+            previous.user_id = rebuilt_users.user_id
+            and previous.target_event_at < rebuilt_users.changed_from
+    inner join splits
+        on
+            previous.user_id = splits.user_id
+            and previous.item_id = splits.item_id
+
+),
+
+final as (
+
+    select * from computed
+    union all
+    select * from kept
+
 )
+
+{% else %}
+
+final as (
+
+    select * from computed
+
+)
+
+{% endif %}
 
 select * from final

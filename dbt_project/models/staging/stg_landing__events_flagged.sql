@@ -1,6 +1,9 @@
 {#- Every landed event row, typed, with the reason it cannot be used (or null).
     A landed row is known by its event_id and source location (file and line).
-    Incremental by day: a run rebuilds the days whose landed rows changed. -#}
+    Incremental by day: a run rebuilds the days whose landed rows changed.
+    staged_at is when the row's day was last rebuilt; changed_at when the row
+    itself last changed (new, edited, or its reason changed; every row of a
+    backfilled day), which is how the per-user tables find their users. -#}
 {{ config(
     materialized='incremental',
     on_schema_change='fail',
@@ -183,6 +186,21 @@ rebuilt_days as (
 
 ),
 
+{# The rows of the rebuilt days as staged before this run. #}
+previous as (
+
+    select
+        event_id,
+        source_loc,
+        row_hash,
+        reason,
+        changed_at
+
+    from staged
+    where event_date in (select event_date from rebuilt_days)
+
+),
+
 {# Every row of the rebuilt days, and the other copies of their events. #}
 candidates as (
 
@@ -250,7 +268,7 @@ numbered as (
 
 ),
 
-final as (
+flagged as (
 
     select
         event_id,
@@ -269,12 +287,39 @@ final as (
         case
             when copy_number > 1 then 'duplicate_event_id'
             when item_id is not null and not item_known then 'unknown_item'
-        end as reason,
-        {{ batch_timestamp() }} as staged_at
+        end as reason
 
     from numbered
     {% if is_incremental() %}
     where event_date in (select event_date from rebuilt_days)
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        flagged.*,
+        {{ batch_timestamp() }} as staged_at,
+        {% if is_incremental() %}
+        case
+            when
+                previous.row_hash = flagged.row_hash
+                and previous.reason is not distinct from flagged.reason
+                and not ({{ in_backfill_range('flagged.event_date') }})
+                then previous.changed_at
+            else {{ batch_timestamp() }}
+        end as changed_at
+        {% else %}
+        {{ batch_timestamp() }} as changed_at
+        {% endif %}
+
+    from flagged
+    {% if is_incremental() %}
+    left join previous
+        on
+            flagged.event_id = previous.event_id
+            and flagged.source_loc = previous.source_loc
     {% endif %}
 
 )

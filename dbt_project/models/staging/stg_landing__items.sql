@@ -1,20 +1,8 @@
 with
 
-items as (
+flagged as (
 
-    select * from {{ source('landing', 'items') }}
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by item_id order by source_loc
-        ) as copy_number
-
-    from items
+    select * from {{ ref('stg_landing__items_flagged') }}
 
 ),
 
@@ -27,8 +15,8 @@ final as (
         category,
         source_loc
 
-    from ranked
-    where copy_number = 1
+    from flagged
+    where reason is null
 
 )
 

@@ -1,21 +1,9 @@
 {#- Catalogue rows set aside in staging: later copies of an item_id. -#}
 with
 
-items as (
+flagged as (
 
-    select * from {{ source('landing', 'items') }}
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by item_id order by source_loc
-        ) as copy_number
-
-    from items
+    select * from {{ ref('stg_landing__items_flagged') }}
 
 ),
 
@@ -25,10 +13,10 @@ final as (
         item_id,
         title,
         source_loc,
-        'duplicate_item_id' as reason
+        reason
 
-    from ranked
-    where copy_number > 1
+    from flagged
+    where reason is not null
 
 )
 
