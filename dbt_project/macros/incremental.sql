@@ -172,6 +172,24 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The same for a large relation, as a join (DuckDB filters a join with
+    the few rebuilt users far sooner than an IN list): renders
+    `inner join (...) as rebuilt_users on <alias>.user_id = ...`, or nothing
+    when every user is rebuilt. Select `<alias>.*` after it. -#}
+{% macro join_rebuilt_users(alias) -%}
+    {%- set state = user_table_state() -%}
+    {%- if not state.rebuild_all -%}
+        inner join (
+            select distinct flagged.user_id
+            from {{ ref('stg_landing__events_flagged') }} as flagged
+            where
+                flagged.changed_at
+                > cast('{{ state.last_built }}' as timestamp)
+        ) as rebuilt_users
+            on {{ alias }}.user_id = rebuilt_users.user_id
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The users an incremental run rebuilds, each with changed_from, the time
     of their earliest changed event row (only when not every user is
     rebuilt). -#}

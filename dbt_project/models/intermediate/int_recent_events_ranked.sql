@@ -13,7 +13,9 @@ with
 
 events as (
 
-    select * from {{ ref('int_events_weighted') }}
+    select events.*
+    from {{ ref('int_events_weighted') }} as events
+    {{ join_rebuilt_users('events') }}
 
 ),
 
@@ -33,9 +35,7 @@ ranked as (
         ) as recency_rank
 
     from events
-    where
-        {{ up_to_as_of('event_ts') }}
-        and {{ in_rebuilt_users('user_id') }}
+    where {{ up_to_as_of('event_ts') }}
 
 ),
 

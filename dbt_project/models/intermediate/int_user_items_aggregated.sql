@@ -17,7 +17,9 @@ with
 
 events as (
 
-    select * from {{ ref('int_events_weighted') }}
+    select events.*
+    from {{ ref('int_events_weighted') }} as events
+    {{ join_rebuilt_users('events') }}
 
 ),
 
@@ -32,9 +34,7 @@ scoped as (
         max(event_ts) over (partition by user_id, item_id) as item_last_at
 
     from events
-    where
-        {{ up_to_as_of('event_ts') }}
-        and {{ in_rebuilt_users('user_id') }}
+    where {{ up_to_as_of('event_ts') }}
 
 ),
 

@@ -30,8 +30,9 @@ sessions as (
 
 events as (
 
-    select * from {{ ref('stg_landing__events') }}
-    where {{ in_rebuilt_users('user_id') }}
+    select events.*
+    from {{ ref('stg_landing__events') }} as events
+    {{ join_rebuilt_users('events') }}
 
 ),
 

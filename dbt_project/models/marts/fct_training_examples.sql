@@ -35,8 +35,9 @@ with
 
 splits as (
 
-    select * from {{ ref('fct_user_item_splits') }}
-    where {{ in_rebuilt_users('user_id') }}
+    select splits.*
+    from {{ ref('fct_user_item_splits') }} as splits
+    {{ join_rebuilt_users('splits') }}
 
 ),
 

@@ -13,7 +13,9 @@ with
 
 sequenced as (
 
-    select * from {{ ref('int_user_items_sequenced') }}
+    select sequenced.*
+    from {{ ref('int_user_items_sequenced') }} as sequenced
+    {{ join_rebuilt_users('sequenced') }}
 
 ),
 
@@ -35,7 +37,6 @@ final as (
         {{ user_build_columns() }}
 
     from sequenced
-    where {{ in_rebuilt_users('user_id') }}
 
 )
 
