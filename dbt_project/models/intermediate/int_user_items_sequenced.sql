@@ -1,5 +1,7 @@
 {#- Each user's distinct items in the order first met (ties by item_id):
-    the sequence that models learn from. A view: only the splits read it. -#}
+    the sequence that models learn from (macros/item_sequence.sql). A view:
+    fct_user_item_splits numbers the rebuilt users' items by the same
+    macro. -#}
 {{ config(materialized='view') }}
 
 with
@@ -12,19 +14,7 @@ user_items as (
 
 final as (
 
-    select
-        user_id,
-        item_id,
-        first_event_at,
-        n_events,
-        strongest_weight,
-        row_number() over (
-            partition by user_id order by first_event_at, item_id
-        ) as seq_pos,
-        count(*) over (partition by user_id) as n_items,
-        built_at
-
-    from user_items
+    {{ item_sequence('user_items') }}
 
 )
 

@@ -11,11 +11,19 @@
 
 with
 
+{# The rebuilt users' items, numbered as int_user_items_sequenced numbers
+   them, after the other users are left out. #}
+user_items as (
+
+    select user_items.*
+    from {{ ref('int_user_items_aggregated') }} as user_items
+    {{ join_rebuilt_users('user_items') }}
+
+),
+
 sequenced as (
 
-    select sequenced.*
-    from {{ ref('int_user_items_sequenced') }} as sequenced
-    {{ join_rebuilt_users('sequenced') }}
+    {{ item_sequence('user_items') }}
 
 ),
 
