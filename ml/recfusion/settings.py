@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     promote_margin: float = Field(0.0, ge=0)
     mlflow_tracking_uri: str = ""
     max_quarantine_rate: float = Field(0.05, ge=0, le=1)
+    # the dbt target (dbt_project/profiles.yml): duckdb, or spark (a local pyspark) or
+    # spark_cluster (a Spark Thrift server or Databricks), which build the models there
+    dbt_target: str = "duckdb"
+    # the dbt to run; empty: the one beside this Python. The Spark targets need dbt-spark,
+    # which lives in its own venv (`make spark-venv`): .venv-spark/bin/dbt
+    dbt_executable: str = ""
     synthetic: SyntheticSettings = SyntheticSettings()
     interests: InterestSettings = InterestSettings()
     embed: EmbedSettings = EmbedSettings()
@@ -112,6 +118,11 @@ class Settings(BaseSettings):
     @property
     def warehouse(self) -> Path:
         return self.home / "warehouse.duckdb"
+
+    @property
+    def spark_dir(self) -> Path:
+        """A local Spark's warehouse, metastore and the raw tables exported for it."""
+        return self.home / "spark"
 
     @property
     def published_dir(self) -> Path:
