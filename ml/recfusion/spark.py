@@ -202,3 +202,45 @@ def compare_marts(warehouse: Path, export_dir: Path, rtol: float = 1e-9) -> list
             continue
         results.append(compare_frames(name, duck[name], spark[name], rtol=rtol))
     return results
+
+
+def _run_times(settings) -> dict[str, float]:
+    """Seconds dbt spent per kind of node (model, test, unit_test, operation) in its last run."""
+    import json
+
+    results = json.loads((settings.home / "dbt" / "target" / "run_results.json").read_text())
+    times: dict[str, float] = {}
+    for r in results["results"]:
+        kind = r["unique_id"].split(".")[0]
+        times[kind] = times.get(kind, 0.0) + r["execution_time"]
+    return times
+
+
+def parity(settings, dbt_executable: Path | None = None, rtol: float = 1e-9) -> dict:
+    """Build the models from the raw tables of ``settings.warehouse`` on DuckDB and on a
+    local Spark (both ``dbt build --full-refresh``: models, data tests and unit tests) and
+    compare every mart. Returns the comparisons and the wall time of each build."""
+    import time
+
+    from recfusion import transform
+
+    export_dir = settings.spark_dir / "marts_export"
+    shutil.rmtree(export_dir, ignore_errors=True)
+    duck = settings.model_copy(update={"dbt_target": "duckdb", "dbt_executable": ""})
+    started = time.perf_counter()
+    transform.run_dbt(duck, "build", "--full-refresh")
+    duckdb_s = time.perf_counter() - started
+    duckdb_nodes = _run_times(duck)
+    on_spark = settings.model_copy(
+        update={"dbt_target": "spark", "dbt_executable": str(dbt_executable or spark_dbt())}
+    )
+    started = time.perf_counter()
+    transform.run_dbt(on_spark, "build", "--full-refresh", dbt_vars={"export_dir": str(export_dir)})
+    spark_s = time.perf_counter() - started
+    return {
+        "tables": compare_marts(settings.warehouse, export_dir, rtol=rtol),
+        "duckdb_s": duckdb_s,
+        "spark_s": spark_s,
+        "duckdb_nodes": duckdb_nodes,
+        "spark_nodes": _run_times(on_spark),
+    }
