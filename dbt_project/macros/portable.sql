@@ -1,6 +1,6 @@
 {#- SQL that differs between warehouses lives here: a default implementation and
     per-adapter overrides, reached through adapter.dispatch. Models call only
-    these macros, so a new adapter (Spark is next) needs only its overrides. -#}
+    these macros, so a new adapter needs only its overrides (Spark has them). -#}
 
 {#- Seconds from timestamp `start_ts` to `end_ts`, as a double. -#}
 {% macro seconds_between(start_ts, end_ts) -%}

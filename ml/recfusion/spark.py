@@ -94,14 +94,16 @@ class TableComparison:
     note: str = ""
 
 
-def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+def _canonical(frame: pd.DataFrame, floats: set[str]) -> pd.DataFrame:
     """Columns in name order, bookkeeping left out, timestamps naive UTC, lists as tuples,
-    integers as Int64, and rows sorted by every column that is not floating point (then by
-    the floating-point ones rounded), so that equal tables line up row by row."""
+    integers as Int64, ``floats`` as float64, and rows sorted by every other column (then by
+    the ``floats`` rounded), so that equal tables line up row by row."""
     frame = frame[[c for c in sorted(frame.columns) if c not in BOOKKEEPING]].copy()
     for column in frame.columns:
         values = frame[column]
-        if isinstance(values.dtype, pd.DatetimeTZDtype):
+        if column in floats:
+            frame[column] = values.astype("float64")
+        elif isinstance(values.dtype, pd.DatetimeTZDtype):
             frame[column] = values.dt.tz_convert("UTC").dt.tz_localize(None)
         elif pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(
             values.dtype
@@ -111,11 +113,11 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
             frame[column] = values.map(
                 lambda v: tuple(v) if v is not None and not isinstance(v, str) else v
             )
-    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c].dtype)]
     keys = [c for c in frame.columns if c not in floats]
     order = frame[keys].astype("string").fillna("\x00")
-    for column in floats:
-        order[column] = frame[column].round(6)
+    for column in frame.columns:
+        if column in floats:
+            order[column] = frame[column].round(6)
     index = order.sort_values(list(order.columns)).index if len(order.columns) else frame.index
     return frame.loc[index].reset_index(drop=True)
 
@@ -126,7 +128,14 @@ def compare_frames(
     """Row-for-row equality: exact for every column but floating point, which must agree
     within ``rtol`` (relative; absolute ``rtol`` near zero) and be null in the same rows."""
     result = TableComparison(name, len(duck), len(spark), False, 0.0)
-    a, b = _canonical(duck), _canonical(spark)
+    # floating point on either side (DuckDB's 128-bit sums arrive as floats too)
+    floats = {
+        c
+        for frame in (duck, spark)
+        for c in frame.columns
+        if pd.api.types.is_float_dtype(frame[c].dtype)
+    }
+    a, b = _canonical(duck, floats), _canonical(spark, floats)
     if list(a.columns) != list(b.columns):
         only = sorted(set(a.columns) ^ set(b.columns))
         result.note = f"columns differ: {', '.join(only)}"
@@ -137,8 +146,7 @@ def compare_frames(
     problems = []
     for column in a.columns:
         x, y = a[column], b[column]
-        if pd.api.types.is_float_dtype(x.dtype) or pd.api.types.is_float_dtype(y.dtype):
-            x, y = x.astype("float64"), y.astype("float64")
+        if column in floats:
             if not x.isna().equals(y.isna()):
                 problems.append(f"{column}: nulls differ")
                 continue
@@ -216,10 +224,17 @@ def _run_times(settings) -> dict[str, float]:
     return times
 
 
-def parity(settings, dbt_executable: Path | None = None, rtol: float = 1e-9) -> dict:
+def parity(
+    settings,
+    dbt_executable: Path | None = None,
+    rtol: float = 1e-9,
+    command: str = "build",
+    full_refresh: bool = True,
+) -> dict:
     """Build the models from the raw tables of ``settings.warehouse`` on DuckDB and on a
-    local Spark (both ``dbt build --full-refresh``: models, data tests and unit tests) and
-    compare every mart. Returns the comparisons and the wall time of each build."""
+    local Spark (by default ``dbt build --full-refresh``: models, data tests and unit tests;
+    ``full_refresh=False`` runs the incremental models incrementally on both) and compare
+    every mart. Returns the comparisons and the wall time of each build."""
     import time
 
     from recfusion import transform
@@ -227,15 +242,16 @@ def parity(settings, dbt_executable: Path | None = None, rtol: float = 1e-9) -> 
     export_dir = settings.spark_dir / "marts_export"
     shutil.rmtree(export_dir, ignore_errors=True)
     duck = settings.model_copy(update={"dbt_target": "duckdb", "dbt_executable": ""})
+    extra = ["--full-refresh"] if full_refresh else []
     started = time.perf_counter()
-    transform.run_dbt(duck, "build", "--full-refresh")
+    transform.run_dbt(duck, command, *extra)
     duckdb_s = time.perf_counter() - started
     duckdb_nodes = _run_times(duck)
     on_spark = settings.model_copy(
         update={"dbt_target": "spark", "dbt_executable": str(dbt_executable or spark_dbt())}
     )
     started = time.perf_counter()
-    transform.run_dbt(on_spark, "build", "--full-refresh", dbt_vars={"export_dir": str(export_dir)})
+    transform.run_dbt(on_spark, command, *extra, dbt_vars={"export_dir": str(export_dir)})
     spark_s = time.perf_counter() - started
     return {
         "tables": compare_marts(settings.warehouse, export_dir, rtol=rtol),
