@@ -86,8 +86,11 @@ def main(argv=None) -> int:
         )
     lines += [
         "",
-        "(Per-kind seconds are dbt's own node timings, summed; the wall time adds dbt's"
-        " start, parsing and, for Spark, the JVM.)",
+        "(Per-kind seconds are dbt's own node timings summed over its 2 threads, so together"
+        " they can exceed the wall time; the wall time adds dbt's start and parsing and, for"
+        " Spark, the JVM. On data this small Spark's cost is per query, not per row: each of"
+        " about 110 nodes runs one or more Spark jobs of a second or more on 2 shared"
+        " cores, where DuckDB takes milliseconds.)",
         "",
         f"Marts compared row for row (doubles to a relative {args.rtol:g}, other columns"
         " exactly; `staged_at` left out):",
