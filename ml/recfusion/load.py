@@ -17,6 +17,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from recfusion import names
 from recfusion.sources import EVENT_COLUMNS, EVENT_TYPES, FEEDBACK_COLUMNS, RawData
 from recfusion.warehouse import connect
 
@@ -184,7 +185,8 @@ def land(settings, raw: RawData) -> dict:
         con.execute("begin")
         for name, frame in (("events", events), ("items", items), ("quarantine", quarantine)):
             con.register("frame", frame)
-            con.execute(f"create or replace table raw.{name} as select * from frame")
+            table = names.identifier(name, "raw table")  # a constant, checked all the same
+            con.execute(f"create or replace table raw.{table} as select * from frame")
             con.unregister("frame")
         con.execute("""create table if not exists raw.loads (load_id varchar, source varchar,
                        raw_events bigint, landed_events bigint, quarantined_events bigint,

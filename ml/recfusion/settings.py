@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recfusion import names
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 Source = Literal["synthetic", "movielens", "beauty", "files"]
 
@@ -108,6 +110,17 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    # both reach SQL or an MLflow filter string as text, so only a strict form is accepted
+    @field_validator("registered_model")
+    @classmethod
+    def _safe_model_name(cls, value: str) -> str:
+        return names.model_name(value, "registered_model (RECFUSION_REGISTERED_MODEL)")
+
+    @field_validator("as_of")
+    @classmethod
+    def _iso_as_of(cls, value: str | None) -> str | None:
+        return None if value is None else names.moment(value, "as_of (RECFUSION_AS_OF)")
 
     @property
     def warehouse(self) -> Path:
