@@ -46,6 +46,9 @@ class EmbedSettings(BaseModel):
     batch_size: int = Field(64, ge=1)
     max_length: int = Field(128, ge=8)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # processes that embed in parallel, one per GPU when several (cuda:0, cuda:1, ...);
+    # 1 embeds in the calling process
+    workers: int = Field(1, ge=1, le=64)
 
 
 class TrainSettings(BaseModel):
