@@ -6,12 +6,20 @@ encoder; the warehouse holds only ``marts.dim_items``.
 
 from __future__ import annotations
 
+import os
+import time
+
 import duckdb
 import numpy as np
 import pytest
 
 from recfusion.embed import embed_items, text_key
-from recfusion.embed_shards import EmbedWorkerFailed, job_folder, read_shard
+from recfusion.embed_shards import (
+    EmbedWorkerFailed,
+    job_folder,
+    read_shard,
+    remove_abandoned_jobs,
+)
 from tests.conftest import small_settings
 
 WORDS = ["a", "red", "blue", "green", "tent", "boot", "lamp", "long", "very", "small", "mug"]
@@ -139,3 +147,15 @@ def test_a_failing_worker_stops_the_job_and_nothing_is_merged(tmp_path):
     with pytest.raises(EmbedWorkerFailed, match=r"shard-00[01]-of-002 on cpu: exit 1"):
         embed_items(settings)
     assert cache_rows(settings) == 0
+
+
+def test_abandoned_job_folders_are_removed_after_a_day(tmp_path):
+    jobs = tmp_path / "tmp" / "embed"
+    current, recent, old = (jobs / name for name in ("current", "recent", "old"))
+    for folder in (current, recent, old):
+        folder.mkdir(parents=True)
+        (folder / "shard-000-of-002.npz").write_bytes(b"x")
+    two_days_ago = time.time() - 2 * 86_400
+    os.utime(old, (two_days_ago, two_days_ago))
+    remove_abandoned_jobs(current)
+    assert sorted(p.name for p in jobs.iterdir()) == ["current", "recent"]

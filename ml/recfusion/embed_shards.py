@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,6 +142,7 @@ def embed_sharded(
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".*.tmp.npz"):  # left by a killed worker: never merged
         stale.unlink()
+    remove_abandoned_jobs(folder)
 
     count = min(cfg.workers, len(ordered))
     devices = worker_devices(cfg.device, count)
@@ -202,6 +204,15 @@ def embed_sharded(
     result = np.empty_like(out)
     result[order] = out  # back to todo's row order
     return result, records, folder
+
+
+def remove_abandoned_jobs(current: Path, older_than_s: float = 86_400) -> None:
+    """Remove other jobs' folders untouched for a day: their item set changed since."""
+    now = time.time()
+    for other in current.parent.iterdir():
+        if other != current and now - other.stat().st_mtime > older_than_s:
+            log.info("removing abandoned embedding job %s", other)
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def clear_job(folder: Path) -> None:
