@@ -6,8 +6,11 @@ encoder; the warehouse holds only ``marts.dim_items``.
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import time
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -159,3 +162,19 @@ def test_abandoned_job_folders_are_removed_after_a_day(tmp_path):
     os.utime(old, (two_days_ago, two_days_ago))
     remove_abandoned_jobs(current)
     assert sorted(p.name for p in jobs.iterdir()) == ["current", "recent"]
+
+
+def test_kubernetes_snippet_in_the_docs_parses_and_requests_a_gpu():
+    """The provider is not installed here, so the snippet is parsed, not run."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "scale-out.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    assert len(blocks) == 1
+    tree = ast.parse(blocks[0])
+    calls = {
+        node.func.id: {kw.arg for kw in node.keywords}
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    assert {"container_resources", "pool", "on_finish_action"} <= calls["KubernetesPodOperator"]
+    assert "nvidia.com/gpu" in blocks[0]
+    assert "airflow.providers.cncf.kubernetes.operators.pod" in blocks[0]
