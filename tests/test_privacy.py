@@ -67,7 +67,12 @@ def user_rows(settings, user: str) -> dict[str, int]:
             [user],
         ).fetchone()[0]
     for version in versions(settings):
-        frame = pd.read_parquet(settings.published_dir / "recommendations" / f"version={version}")
+        frame = pd.read_parquet(
+            settings.published_dir
+            / "recommendations"
+            / f"version={version}"
+            / "recommendations.parquet"
+        )
         found[f"version={version}"] = int((frame["user_id"] == user).sum())
     return found
 
@@ -227,13 +232,19 @@ def test_forget_erases_the_user_everywhere_and_a_later_run_does_not_bring_them_b
         "version=2",
     } <= held
 
+    assert user.encode() in settings.warehouse.read_bytes()  # stored as plain bytes
+
     assert main(["--home", str(settings.home), "forget", raw_id]) == 0
     out = capsys.readouterr().out
+    assert "gone from disk" in out
     assert raw_id not in out and user not in out
     assert "raw.events" in out and "published version=1" in out and "published version=2" in out
 
     after = user_rows(settings, user)
     assert after == dict.fromkeys(after, 0), {k: v for k, v in after.items() if v}
+    # deleted, not just hidden: no bytes of the pseudonym left in the files
+    for path in [settings.warehouse, *settings.published_dir.rglob("*.parquet")]:
+        assert user.encode() not in path.read_bytes(), path
     check_publication_consistent(settings)
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         forgotten = con.execute("select user_hash from main.forgotten_users").fetchall()

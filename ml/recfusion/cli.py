@@ -125,12 +125,21 @@ def cmd_transform(args) -> int:
 def cmd_forget(args) -> int:
     from recfusion.privacy import forget
 
-    result = forget(_settings(args), args.user_id, pseudonymised=args.pseudonymised)
+    result = forget(
+        _settings(args),
+        args.user_id,
+        pseudonymised=args.pseudonymised,
+        compact_warehouse=not args.no_compact,
+    )
     print(f"forgotten: user hash {result['user_hash'][:16]} (main.forgotten_users)")
     if not result["removed"]:
         print("  no rows held for this user")
     for place, n in sorted(result["removed"].items()):
         print(f"  {place:<48} {n:>8} rows removed")
+    if result["compacted"]:
+        print("warehouse file rewritten: the deleted rows are gone from disk")
+    for path in result["still_mentioned_in"]:
+        print(f"still mentioned (not edited by recfusion): {path}")
     return 0
 
 
@@ -174,6 +183,9 @@ def main(argv=None) -> int:
     )
     gone.add_argument("user_id", help="the source's id (hashed first when a pseudonym key is set)")
     gone.add_argument("--pseudonymised", action="store_true", help="USER_ID is already hashed")
+    gone.add_argument(
+        "--no-compact", action="store_true", help="skip rewriting the warehouse file afterwards"
+    )
     gone.set_defaults(func=cmd_forget)
     models = sub.add_parser("models", help="list registered model versions and aliases")
     models.set_defaults(func=cmd_models)

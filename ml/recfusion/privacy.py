@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from recfusion.warehouse import connect, table_exists, writer_lock
@@ -170,17 +171,52 @@ def _erase_warehouse(con, user: str, user_hash: str) -> dict[str, int]:
     return removed
 
 
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def compact(warehouse: Path) -> bool:
+    """Rewrite the warehouse file so that deleted rows leave no bytes behind.
+
+    DuckDB marks deleted rows and keeps their blocks until it reuses them; copying the
+    database into a fresh file and renaming it over the old one leaves only live rows.
+    The caller holds the writer lock. Returns False (and changes nothing) where DuckDB
+    left a write-ahead log that the new file would wrongly replay.
+    """
+    tmp = warehouse.with_name(f".{warehouse.stem}.compact.duckdb")
+    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    con = duckdb.connect(str(warehouse))
+    try:
+        name = con.execute("select current_database()").fetchone()[0]
+        target = str(tmp).replace("'", "''")
+        con.execute(f"attach '{target}' as recfusion_compact")
+        con.execute(f'copy from database "{name}" to recfusion_compact')
+        con.execute("detach recfusion_compact")
+    finally:
+        con.close()
+    if warehouse.with_name(warehouse.name + ".wal").exists():
+        log.warning("%s: write-ahead log present; warehouse not compacted", warehouse)
+        tmp.unlink(missing_ok=True)
+        return False
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, warehouse)
+    _fsync_dir(warehouse.parent)
+    return True
+
+
 def _atomic_write_parquet(frame: pd.DataFrame, target: Path) -> None:
     tmp = target.with_name(f".{target.name}.tmp")
     frame.to_parquet(tmp, index=False)
     with tmp.open("rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, target)
-    dir_fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _fsync_dir(target.parent)
 
 
 def _erase_snapshots(settings, user: str) -> tuple[dict[str, int], dict[int, dict]]:
@@ -237,11 +273,29 @@ def _sync_publication_records(settings, metas: dict[int, dict]) -> None:
         _atomic_write_json(settings.published_dir / "CURRENT.json", metas[now["version"]])
 
 
-def forget(settings, user_id: str, pseudonymised: bool = False) -> dict:
+def _mentions(settings, user: str) -> list[str]:
+    """Validation results and data docs that still name the user (a failed expectation
+    lists sample values); forget reports them rather than editing Great Expectations' files."""
+    folder = settings.home / "gx" / "uncommitted"
+    needle = user.encode()
+    return sorted(
+        str(p)
+        for p in (folder.rglob("*") if folder.exists() else [])
+        if p.is_file() and p.suffix in (".json", ".html") and needle in p.read_bytes()
+    )
+
+
+def forget(
+    settings, user_id: str, pseudonymised: bool = False, compact_warehouse: bool = True
+) -> dict:
     """Erase one user everywhere recfusion keeps user rows; safe to repeat.
 
     ``user_id`` is the source's id, hashed under the key when one is set, or (with
-    ``pseudonymised``) the pseudonym itself. Returns the rows removed per table or snapshot.
+    ``pseudonymised``) the pseudonym itself. Returns the rows removed per table or snapshot,
+    and files outside the warehouse and snapshots that still mention the user.
+    ``compact_warehouse`` rewrites the warehouse file afterwards so the deleted rows are gone
+    from disk too (a copy of the whole database: turn it off to forget many users, then
+    compact once).
     """
     from recfusion.publish import recover
 
@@ -253,10 +307,20 @@ def forget(settings, user_id: str, pseudonymised: bool = False) -> dict:
     # the publisher's lock first, then the warehouse's: the order publish takes them in
     with writer_lock(settings.published_dir / "publisher"):
         recover(settings)
-        with connect(settings.warehouse) as con:
-            removed = _erase_warehouse(con, user, user_hash)
+        with writer_lock(settings.warehouse):
+            con = duckdb.connect(str(settings.warehouse))
+            try:
+                removed = _erase_warehouse(con, user, user_hash)
+            finally:
+                con.close()
+            compacted = compact(settings.warehouse) if compact_warehouse else False
         snapshot_removed, metas = _erase_snapshots(settings, user)
         _sync_publication_records(settings, metas)
     removed.update(snapshot_removed)
     log.info("forgot user %s: %s", user_hash[:12], removed or "no rows held")
-    return {"user_hash": user_hash, "removed": removed}
+    return {
+        "user_hash": user_hash,
+        "removed": removed,
+        "compacted": compacted,
+        "still_mentioned_in": _mentions(settings, user),
+    }
