@@ -117,6 +117,17 @@ def test_no_raw_user_id_is_landed_quarantined_published_or_logged(keyed_run):
         assert not {w for w in logged.split() if w in raw_ids}
 
 
+def test_recommend_takes_the_source_id_and_hashes_it(keyed_run, capsys):
+    settings, _ = keyed_run
+    raw_id = sorted(source_user_ids(settings))[-1]
+    home = ["--home", str(settings.home)]
+    assert main([*home, "recommend", raw_id, "-n", "3"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+    pseudonym = pseudonymise(raw_id, KEY.encode())
+    assert main([*home, "recommend", "--pseudonymised", pseudonym, "-n", "2"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+
+
 def test_pseudonyms_are_deterministic_and_keyed(keyed_run, tmp_path, monkeypatch):
     settings, summaries = keyed_run
     raw_ids = source_user_ids(settings)

@@ -4,7 +4,9 @@ A row that cannot be parsed (no id, a time that is not a time, an unknown event 
 rating that is not a number in range, a model version that is not an integer, text that
 would run as a spreadsheet formula) goes
 to ``raw.quarantine`` with a reason code, the file and line it came from and the row
-itself as JSON. Nothing is dropped: raw rows = landed rows + quarantined rows.
+itself as JSON (its user id pseudonymised when a key is set, see ``recfusion.privacy``).
+Nothing else is dropped: raw rows = landed rows + quarantined rows, where raw rows leave
+out the rows of users erased with ``recfusion forget``.
 Rows that parse but make no sense together (unknown items, replayed events) are dbt's
 to quarantine in staging.
 """
