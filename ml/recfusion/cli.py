@@ -137,7 +137,7 @@ def cmd_forget(args) -> int:
     for place, n in sorted(result["removed"].items()):
         print(f"  {place:<48} {n:>8} rows removed")
     if result["compacted"]:
-        print("warehouse file rewritten: the deleted rows are gone from disk")
+        print("warehouse file rewritten: no deleted rows are left in it on disk")
     for path in result["still_mentioned_in"]:
         print(f"still mentioned (not edited by recfusion): {path}")
     return 0
