@@ -13,7 +13,7 @@ export MLFLOW_ENABLE_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
 .PHONY: install manifest run test browser-test lint format tools airflow-init airflow-test \
-	standalone standalone-stop compose-check clean spark-venv spark-test
+	standalone standalone-stop compose-check audit clean spark-venv spark-test
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -107,6 +107,18 @@ standalone-stop:
 compose-check: tools
 	cp -n .env.example .env 2>/dev/null || true
 	docker-compose -p recfusion config -q
+
+# Known vulnerabilities in the locked set (constraints.txt), from PyPI's vulnerability data
+# (`make audit AUDIT_SERVICE=osv` for OSV). pip-audit lives in its own venv, not the
+# project's. --strict: a package that could not be looked up fails the audit instead of
+# passing unexamined. See docs/security.md.
+AUDIT_VENV ?= .venv-audit
+AUDIT_SERVICE ?= pypi
+audit:
+	test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && \
+	  $(AUDIT_VENV)/bin/pip install -q pip-audit==2.10.1; }
+	$(AUDIT_VENV)/bin/pip-audit -r constraints.txt --no-deps --disable-pip --strict \
+	  --vulnerability-service $(AUDIT_SERVICE) --desc on
 
 clean:
 	rm -rf $(RECFUSION_HOME)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from recfusion import names
 from recfusion.settings import REPO_ROOT
 from recfusion.warehouse import writer_lock
 
@@ -27,6 +28,16 @@ DBT_PROJECT = REPO_ROOT / "dbt_project"
 
 class TransformError(RuntimeError):
     """dbt failed: names the models or tests that failed and why."""
+
+
+def checked_vars(values: dict) -> dict:
+    """The dbt vars, with the dates that macros write into SQL checked for their form."""
+    for key in ("backfill_start", "backfill_end"):
+        if values.get(key) is not None:
+            names.day(values[key], f"dbt var {key}")
+    if values.get("as_of") is not None:
+        names.moment(values["as_of"], "dbt var as_of")
+    return values
 
 
 def dbt_args(settings, command: str, *extra: str, dbt_vars: dict | None = None) -> list[str]:
@@ -42,7 +53,7 @@ def dbt_args(settings, command: str, *extra: str, dbt_vars: dict | None = None) 
         "--log-path",
         str(settings.home / "dbt" / "logs"),
         "--vars",
-        json.dumps({**settings.dbt_vars(), **(dbt_vars or {})}),
+        json.dumps(checked_vars({**settings.dbt_vars(), **(dbt_vars or {})})),
         *extra,
     ]
 
