@@ -13,7 +13,7 @@ export MLFLOW_ENABLE_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
 .PHONY: install manifest run test browser-test lint format tools airflow-init airflow-test \
-	standalone standalone-stop compose-check clean
+	standalone standalone-stop compose-check audit clean spark-venv spark-test
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +77,25 @@ airflow-test: airflow-init
 	$(BIN)/airflow dags test recfusion_ingest
 	$(BIN)/airflow dags test recfusion_train_publish
 
+# dbt on a local Apache Spark (dbt-spark's session method, pyspark; needs Java 17 or 21).
+# dbt-spark needs pandas < 3, so it gets a venv of its own; constraints-spark.txt is its lock
+# (`pip freeze` of a working install). recfusion.transform runs its dbt when
+# RECFUSION_DBT_TARGET=spark and RECFUSION_DBT_EXECUTABLE=.venv-spark/bin/dbt.
+SPARK_VENV ?= .venv-spark
+SPARK_PACKAGES := dbt-core==1.12.0 dbt-core-experimental-parser==2.0.0a4 \
+	'dbt-spark[session]==1.11.0' pyspark==4.3.0 'pandas<3' dbt-duckdb duckdb
+$(SPARK_VENV)/.installed: constraints-spark.txt
+	test -x $(SPARK_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/pip install -q --upgrade pip
+	$(SPARK_VENV)/bin/pip install -q -c constraints-spark.txt $(SPARK_PACKAGES)
+	touch $@
+
+spark-venv: $(SPARK_VENV)/.installed
+
+# The marts built on DuckDB and on Spark from the same generated data, compared row for row.
+spark-test: install spark-venv
+	$(BIN)/pytest -q -ra -m spark tests/test_spark.py
+
 # The Airflow UI on http://localhost:8080; stop it with `make standalone-stop`.
 standalone: airflow-init
 	AIRFLOW__CORE__PARALLELISM=2 setsid $(BIN)/airflow standalone > $(AIRFLOW_HOME)/standalone.log 2>&1 & \
@@ -88,6 +107,18 @@ standalone-stop:
 compose-check: tools
 	cp -n .env.example .env 2>/dev/null || true
 	docker-compose -p recfusion config -q
+
+# Known vulnerabilities in the locked set (constraints.txt), from PyPI's vulnerability data
+# (`make audit AUDIT_SERVICE=osv` for OSV). pip-audit lives in its own venv, not the
+# project's. --strict: a package that could not be looked up fails the audit instead of
+# passing unexamined. See docs/security.md.
+AUDIT_VENV ?= .venv-audit
+AUDIT_SERVICE ?= pypi
+audit:
+	test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && \
+	  $(AUDIT_VENV)/bin/pip install -q pip-audit==2.10.1; }
+	$(AUDIT_VENV)/bin/pip-audit -r constraints.txt --no-deps --disable-pip --strict \
+	  --vulnerability-service $(AUDIT_SERVICE) --desc on
 
 clean:
 	rm -rf $(RECFUSION_HOME)

@@ -17,6 +17,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+MLFLOW_UI_OVERRIDE = REPO_ROOT / "docker" / "mlflow-ui.yml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 
 AIRFLOW_SERVICES = {
@@ -29,7 +30,7 @@ AIRFLOW_SERVICES = {
     "airflow-worker-gpu",
 }
 SERVICES = AIRFLOW_SERVICES | {"postgres", "redis", "mlflow"}
-PUBLISHING = {"airflow-apiserver", "mlflow"}
+PUBLISHING = {"airflow-apiserver"}
 HEALTHCHECKED = {"postgres", "redis", "mlflow", "airflow-apiserver", "airflow-scheduler"}
 
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY", re.IGNORECASE)
@@ -67,8 +68,7 @@ def _env_example_names() -> set[str]:
     return names
 
 
-@pytest.fixture(scope="module")
-def config(tmp_path_factory) -> dict:
+def _resolve(tmp_path_factory, *files: Path) -> dict:
     """The stack as docker-compose v1 resolves it, with the template's placeholder values."""
     if shutil.which("docker-compose") is None:
         pytest.skip(
@@ -77,7 +77,9 @@ def config(tmp_path_factory) -> dict:
         )
     env_file = tmp_path_factory.mktemp("compose") / "env"
     shutil.copy(ENV_EXAMPLE, env_file)
-    cmd = ["docker-compose", "-p", "recfusion", "-f", str(COMPOSE_FILE)]
+    cmd = ["docker-compose", "-p", "recfusion"]
+    for file in files:
+        cmd += ["-f", str(file)]
     cmd += ["--env-file", str(env_file), "config"]
     result = subprocess.run(
         cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False
@@ -86,20 +88,64 @@ def config(tmp_path_factory) -> dict:
     return yaml.safe_load(result.stdout)
 
 
+@pytest.fixture(scope="module")
+def config(tmp_path_factory) -> dict:
+    return _resolve(tmp_path_factory, COMPOSE_FILE)
+
+
+def _ports(service: dict) -> list[tuple[str, int, int]]:
+    """(host address, published port, container port) of each published port.
+
+    docker-compose v1 prints a port without a host address in the long form and one with
+    an address in the short form ("127.0.0.1:5000:5000/tcp").
+    """
+    out = []
+    for port in service.get("ports") or []:
+        if isinstance(port, dict):
+            out.append(("0.0.0.0", int(port["published"]), int(port["target"])))
+        else:
+            *host, published, target = str(port).split("/")[0].split(":")
+            out.append((host[0] if host else "0.0.0.0", int(published), int(target)))
+    return out
+
+
 def test_all_services_defined(config):
     assert set(config["services"]) == SERVICES
 
 
-def test_only_the_uis_publish_ports(config):
+def test_only_the_airflow_ui_publishes_a_port(config):
     publishing = {name for name, svc in config["services"].items() if svc.get("ports")}
     assert publishing == PUBLISHING
-    assert not config["services"]["postgres"].get("ports")
-    assert not config["services"]["redis"].get("ports")
-    published = {
-        name: {int(port["published"]) for port in config["services"][name]["ports"]}
-        for name in PUBLISHING
-    }
-    assert published == {"airflow-apiserver": {8080}, "mlflow": {5000}}
+    assert _ports(config["services"]["airflow-apiserver"]) == [("0.0.0.0", 8080, 8080)]
+    # MLflow and the databases are reachable on the compose network only
+    for name in ("mlflow", "postgres", "redis"):
+        assert not config["services"][name].get("ports"), name
+    assert config["services"]["mlflow"]["expose"] == ["5000"]
+
+
+def test_mlflow_ui_override_publishes_on_loopback_only(tmp_path_factory):
+    with_ui = _resolve(tmp_path_factory, COMPOSE_FILE, MLFLOW_UI_OVERRIDE)
+    publishing = {name for name, svc in with_ui["services"].items() if svc.get("ports")}
+    assert publishing == {"airflow-apiserver", "mlflow"}
+    assert _ports(with_ui["services"]["mlflow"]) == [("127.0.0.1", 5000, 5000)]
+    for name in ("postgres", "redis"):
+        assert not with_ui["services"][name].get("ports"), name
+
+
+def test_no_database_port_is_published_in_any_compose_file():
+    """Read raw, so it holds without docker-compose too, for every compose file committed."""
+    files = [COMPOSE_FILE, *sorted((REPO_ROOT / "docker").glob("*.yml"))]
+    assert MLFLOW_UI_OVERRIDE in files
+    for file in files:
+        services = (yaml.safe_load(file.read_text()) or {}).get("services") or {}
+        for name in ("postgres", "redis"):
+            assert not (services.get(name) or {}).get("ports"), f"{file.name}: {name}"
+        for name, svc in services.items():
+            for port in (svc or {}).get("ports") or []:
+                assert "5432" not in str(port) and "6379" not in str(port), f"{file.name}: {name}"
+                if name == "mlflow":
+                    assert str(port).startswith("127.0.0.1:"), f"{file.name}: mlflow {port}"
+    assert not (_raw_compose()["services"]["mlflow"].get("ports"))
 
 
 def test_health_checks(config):
@@ -114,6 +160,12 @@ def test_gpu_worker_reserves_an_nvidia_gpu_and_serves_the_gpu_queue(config):
     command = worker["command"]
     command = " ".join(command) if isinstance(command, list) else command
     assert re.search(r"celery worker\b.*(--queues|-q)[ =]gpu\b", command), command
+    env = _environment(worker)
+    assert env["RECFUSION_EMBED__DEVICE"] == "cuda"
+    assert env["RECFUSION_EMBED__WORKERS"] == "1"  # the template's value
+    # the CPU worker serves the default queue only, so GPU tasks never land there
+    cpu_command = " ".join(config["services"]["airflow-worker"]["command"])
+    assert "--queues" not in cpu_command and " -q " not in cpu_command
 
 
 def test_airflow_services_share_the_warehouse_and_setup(config):

@@ -1,6 +1,6 @@
 {#- SQL that differs between warehouses lives here: a default implementation and
     per-adapter overrides, reached through adapter.dispatch. Models call only
-    these macros, so a new adapter (Spark is next) needs only its overrides. -#}
+    these macros, so a new adapter needs only its overrides (Spark has them). -#}
 
 {#- Seconds from timestamp `start_ts` to `end_ts`, as a double. -#}
 {% macro seconds_between(start_ts, end_ts) -%}
@@ -13,6 +13,12 @@
 
 {% macro duckdb__seconds_between(start_ts, end_ts) -%}
     cast(epoch({{ end_ts }}) - epoch({{ start_ts }}) as double)
+{%- endmacro %}
+
+{#- unix_timestamp drops the fraction of a second: microseconds instead, as
+    DuckDB's epoch() has them. -#}
+{% macro spark__seconds_between(start_ts, end_ts) -%}
+    ({{ spark__epoch_seconds(end_ts) }} - {{ spark__epoch_seconds(start_ts) }})
 {%- endmacro %}
 
 {#- Days from `start_ts` to `end_ts`, fractional, as a double. The cast matters:
@@ -32,6 +38,10 @@
 
 {% macro duckdb__epoch_seconds(ts) -%}
     cast(epoch({{ ts }}) as double)
+{%- endmacro %}
+
+{% macro spark__epoch_seconds(ts) -%}
+    (cast(unix_micros({{ ts }}) as double) / 1e6)
 {%- endmacro %}
 
 {#- The date `n` days after `day` (n may be negative). -#}
@@ -58,6 +68,42 @@
 
 {% macro duckdb__ordered_list(expr, order_by) -%}
     list({{ expr }} order by {{ order_by }})
+{%- endmacro %}
+
+{#- Spark has no ordered aggregate into an array: collect (keys, value)
+    structs, sort them with a comparator over the keys of `order_by` (a
+    comma-separated list of expressions, each optionally asc or desc), keep
+    the values. Keys must not be null; values may be. -#}
+{% macro spark__ordered_list(expr, order_by) -%}
+    {%- set keys = [] -%}
+    {%- for part in order_by.split(',') -%}
+        {%- set words = part.strip().split() -%}
+        {%- set descending = words | length > 1
+            and words[-1] | lower == 'desc' -%}
+        {%- set key = words[:-1] | join(' ')
+            if words | length > 1 and words[-1] | lower in ('asc', 'desc')
+            else words | join(' ') -%}
+        {%- do keys.append((key, descending)) -%}
+    {%- endfor -%}
+    transform(
+        array_sort(
+            collect_list(struct(
+                {%- for key, _ in keys %}
+                {{ key }} as k{{ loop.index }},
+                {%- endfor %}
+                {{ expr }} as v
+            )),
+            (l, r) -> case
+                {%- for _, descending in keys %}
+                {%- set lt, gt = ('1', '-1') if descending else ('-1', '1') %}
+                when l.k{{ loop.index }} < r.k{{ loop.index }} then {{ lt }}
+                when l.k{{ loop.index }} > r.k{{ loop.index }} then {{ gt }}
+                {%- endfor %}
+                else 0
+            end
+        ),
+        s -> s.v
+    )
 {%- endmacro %}
 
 {#- A 64-bit hash of a row's columns: equal rows, equal hashes. Summed per day

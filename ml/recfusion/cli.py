@@ -57,10 +57,12 @@ def _print_recs(frame) -> None:
 
 
 def cmd_recommend(args) -> int:
+    from recfusion.privacy import stored_id
     from recfusion.publish import current, read_published
 
     settings = _settings(args)
-    frame = read_published(settings, args.user_id)
+    # published rows carry pseudonyms when RECFUSION_PSEUDONYM_KEY is set
+    frame = read_published(settings, stored_id(args.user_id, args.pseudonymised))
     if frame.empty:
         print(
             f"no recommendations for user '{args.user_id}' in version "
@@ -120,6 +122,27 @@ def cmd_transform(args) -> int:
     return 0
 
 
+def cmd_forget(args) -> int:
+    from recfusion.privacy import forget
+
+    result = forget(
+        _settings(args),
+        args.user_id,
+        pseudonymised=args.pseudonymised,
+        compact_warehouse=not args.no_compact,
+    )
+    print(f"forgotten: user hash {result['user_hash'][:16]} (main.forgotten_users)")
+    if not result["removed"]:
+        print("  no rows held for this user")
+    for place, n in sorted(result["removed"].items()):
+        print(f"  {place:<48} {n:>8} rows removed")
+    if result["compacted"]:
+        print("warehouse file rewritten: no deleted rows are left in it on disk")
+    for path in result["still_mentioned_in"]:
+        print(f"still mentioned (not edited by recfusion): {path}")
+    return 0
+
+
 STAGE_NAMES = [
     "ingest",
     "transform",
@@ -150,10 +173,20 @@ def main(argv=None) -> int:
     rec = sub.add_parser("recommend", help="print a user's published recommendations")
     rec.add_argument("user_id")
     rec.add_argument("-n", type=int, default=10)
+    rec.add_argument("--pseudonymised", action="store_true", help="USER_ID is already hashed")
     rec.set_defaults(func=cmd_recommend)
     back = sub.add_parser("rollback", help="make an earlier published version current again")
     back.add_argument("--to", type=int, help="version to restore (default: the previous one)")
     back.set_defaults(func=cmd_rollback)
+    gone = sub.add_parser(
+        "forget", help="erase a user's events, derived rows and published recommendations"
+    )
+    gone.add_argument("user_id", help="the source's id (hashed first when a pseudonym key is set)")
+    gone.add_argument("--pseudonymised", action="store_true", help="USER_ID is already hashed")
+    gone.add_argument(
+        "--no-compact", action="store_true", help="skip rewriting the warehouse file afterwards"
+    )
+    gone.set_defaults(func=cmd_forget)
     models = sub.add_parser("models", help="list registered model versions and aliases")
     models.set_defaults(func=cmd_models)
     for name, text in (

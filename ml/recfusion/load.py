@@ -4,7 +4,9 @@ A row that cannot be parsed (no id, a time that is not a time, an unknown event 
 rating that is not a number in range, a model version that is not an integer, text that
 would run as a spreadsheet formula) goes
 to ``raw.quarantine`` with a reason code, the file and line it came from and the row
-itself as JSON. Nothing is dropped: raw rows = landed rows + quarantined rows.
+itself as JSON (its user id pseudonymised when a key is set, see ``recfusion.privacy``).
+Nothing else is dropped: raw rows = landed rows + quarantined rows, where raw rows leave
+out the rows of users erased with ``recfusion forget``.
 Rows that parse but make no sense together (unknown items, replayed events) are dbt's
 to quarantine in staging.
 """
@@ -17,6 +19,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from recfusion import names, privacy
 from recfusion.sources import EVENT_COLUMNS, EVENT_TYPES, FEEDBACK_COLUMNS, RawData
 from recfusion.warehouse import connect
 
@@ -65,8 +68,16 @@ def _id_checks(ids: list[pd.Series], numeric: bool) -> list[tuple[str, pd.Series
     return checks
 
 
-def clean_events(events: pd.DataFrame, now: pd.Timestamp | None = None, numeric_ids: bool = False):
-    """Split raw event rows into (typed clean rows, quarantined rows with reasons)."""
+def clean_events(
+    events: pd.DataFrame,
+    now: pd.Timestamp | None = None,
+    numeric_ids: bool = False,
+    pseudo: privacy.Pseudonymiser | None = None,
+):
+    """Split raw event rows into (typed clean rows, quarantined rows with reasons).
+
+    With ``pseudo`` the user ids of both are pseudonymised, once checked as given.
+    """
     now = now or pd.Timestamp.now(tz="UTC")
     s = {c: events[c].astype("string").str.strip() for c in EVENT_COLUMNS}
     for c in FEEDBACK_COLUMNS:  # optional: a source without feedback leaves them out
@@ -103,7 +114,7 @@ def clean_events(events: pd.DataFrame, now: pd.Timestamp | None = None, numeric_
     clean = pd.DataFrame(
         {
             "event_id": s["event_id"],
-            "user_id": s["user_id"],
+            "user_id": privacy.map_ids(s["user_id"], pseudo),
             "item_id": s["item_id"].where(s["item_id"] != "", None),
             "event_type": etype,
             "event_ts": ts.dt.tz_convert("UTC").dt.tz_localize(None),
@@ -114,7 +125,10 @@ def clean_events(events: pd.DataFrame, now: pd.Timestamp | None = None, numeric_
             "source_loc": events["source_loc"],
         }
     )[~bad]
-    quarantined = _quarantine_rows(events[bad], reason[bad], "events")
+    bad_rows = events[bad]
+    if pseudo is not None:  # the quarantined row keeps its other fields as they came
+        bad_rows = bad_rows.assign(user_id=privacy.map_ids(bad_rows["user_id"], pseudo))
+    quarantined = _quarantine_rows(bad_rows, reason[bad], "events")
     return clean.reset_index(drop=True), quarantined
 
 
@@ -172,19 +186,32 @@ def content_hash(raw: RawData) -> str:
 
 
 def land(settings, raw: RawData) -> dict:
-    """Replace the raw tables with this load; return counts. Rerunning gives the same tables."""
-    events, q_events = clean_events(raw.events, numeric_ids=raw.numeric_ids)
-    items, q_items = clean_items(raw.items, numeric_ids=raw.numeric_ids)
+    """Replace the raw tables with this load; return counts. Rerunning gives the same tables.
+
+    User ids are pseudonymised when a key is set (``recfusion.privacy``); rows of forgotten
+    users are dropped before anything else and counted as ``forgotten_events``.
+    """
+    pseudo = privacy.pseudonymiser()
     load_id = content_hash(raw)
-    quarantine = pd.concat([q_events, q_items], ignore_index=True)
-    quarantine["load_id"] = load_id
-    events["load_id"], items["load_id"] = load_id, load_id
+    if pseudo is not None:  # another key gives other ids: staging must see a new load
+        load_id = hashlib.sha256(f"{load_id}|{privacy.key_fingerprint()}".encode()).hexdigest()
+        load_id = load_id[:16]
     with connect(settings.warehouse) as con:
+        # read under the writer lock: a forget cannot slip in between the check and the write
+        raw_events, forgotten = privacy.drop_forgotten(
+            raw.events, privacy.forgotten_hashes(con), pseudo
+        )
+        events, q_events = clean_events(raw_events, numeric_ids=raw.numeric_ids, pseudo=pseudo)
+        items, q_items = clean_items(raw.items, numeric_ids=raw.numeric_ids)
+        quarantine = pd.concat([q_events, q_items], ignore_index=True)
+        quarantine["load_id"] = load_id
+        events["load_id"], items["load_id"] = load_id, load_id
         con.execute("create schema if not exists raw")
         con.execute("begin")
         for name, frame in (("events", events), ("items", items), ("quarantine", quarantine)):
             con.register("frame", frame)
-            con.execute(f"create or replace table raw.{name} as select * from frame")
+            table = names.identifier(name, "raw table")  # a constant, checked all the same
+            con.execute(f"create or replace table raw.{table} as select * from frame")
             con.unregister("frame")
         con.execute("""create table if not exists raw.loads (load_id varchar, source varchar,
                        raw_events bigint, landed_events bigint, quarantined_events bigint,
@@ -196,7 +223,7 @@ def land(settings, raw: RawData) -> dict:
             [
                 load_id,
                 raw.name,
-                len(raw.events),
+                len(raw_events),
                 len(events),
                 len(q_events),
                 len(raw.items),
@@ -208,17 +235,20 @@ def land(settings, raw: RawData) -> dict:
     summary = {
         "load_id": load_id,
         "source": raw.name,
-        "raw_events": len(raw.events),
+        "raw_events": len(raw_events),
         "landed_events": len(events),
         "quarantined_events": len(q_events),
+        "forgotten_events": forgotten,
         "raw_items": len(raw.items),
         "landed_items": len(items),
         "quarantined_items": len(q_items),
     }
+    if forgotten:
+        log.warning("landing dropped %d event rows of forgotten users", forgotten)
     if len(q_events):
         top = q_events["reason"].value_counts().head(5).to_dict()
         log.warning(
-            "landing quarantined %d of %d event rows: %s", len(q_events), len(raw.events), top
+            "landing quarantined %d of %d event rows: %s", len(q_events), len(raw_events), top
         )
     log.info(
         "landed %(landed_events)d events and %(landed_items)d items (load %(load_id)s)", summary

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from recfusion import names
+
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "recfusion"
@@ -322,7 +324,8 @@ def list_versions(settings) -> list[dict]:
 
     client = MlflowClient()
     rows = []
-    for found in client.search_model_versions(f"name='{settings.registered_model}'"):
+    name = names.model_name(settings.registered_model)  # goes into a filter string
+    for found in client.search_model_versions(f"name='{name}'"):
         # search results carry no aliases: read each version whole
         mv = client.get_model_version(settings.registered_model, found.version)
         rows.append(

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recfusion import names
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 Source = Literal["synthetic", "movielens", "beauty", "files"]
 
@@ -44,6 +46,9 @@ class EmbedSettings(BaseModel):
     batch_size: int = Field(64, ge=1)
     max_length: int = Field(128, ge=8)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # processes that embed in parallel, one per GPU when several (cuda:0, cuda:1, ...);
+    # 1 embeds in the calling process
+    workers: int = Field(1, ge=1, le=64)
 
 
 class TrainSettings(BaseModel):
@@ -99,6 +104,12 @@ class Settings(BaseSettings):
     promote_margin: float = Field(0.0, ge=0)
     mlflow_tracking_uri: str = ""
     max_quarantine_rate: float = Field(0.05, ge=0, le=1)
+    # the dbt target (dbt_project/profiles.yml): duckdb, or spark (a local pyspark) or
+    # spark_cluster (a Spark Thrift server or Databricks), which build the models there
+    dbt_target: str = "duckdb"
+    # the dbt to run; empty: the one beside this Python. The Spark targets need dbt-spark,
+    # which lives in its own venv (`make spark-venv`): .venv-spark/bin/dbt
+    dbt_executable: str = ""
     synthetic: SyntheticSettings = SyntheticSettings()
     interests: InterestSettings = InterestSettings()
     embed: EmbedSettings = EmbedSettings()
@@ -109,9 +120,25 @@ class Settings(BaseSettings):
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    # both reach SQL or an MLflow filter string as text, so only a strict form is accepted
+    @field_validator("registered_model")
+    @classmethod
+    def _safe_model_name(cls, value: str) -> str:
+        return names.model_name(value, "registered_model (RECFUSION_REGISTERED_MODEL)")
+
+    @field_validator("as_of")
+    @classmethod
+    def _iso_as_of(cls, value: str | None) -> str | None:
+        return None if value is None else names.moment(value, "as_of (RECFUSION_AS_OF)")
+
     @property
     def warehouse(self) -> Path:
         return self.home / "warehouse.duckdb"
+
+    @property
+    def spark_dir(self) -> Path:
+        """A local Spark's warehouse, metastore and the raw tables exported for it."""
+        return self.home / "spark"
 
     @property
     def published_dir(self) -> Path:

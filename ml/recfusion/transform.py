@@ -1,9 +1,11 @@
 """Running dbt: build the models and their tests, compile the manifest.
 
-dbt runs in-process through ``dbtRunner`` against the project in ``dbt_project/``; its
-target and log folders live under ``RECFUSION_HOME`` so that a run leaves nothing in the
-repository. The warehouse path and the interest settings reach dbt as an environment
-variable and ``--vars``.
+dbt runs in a child process against the project in ``dbt_project/``; its target and log
+folders live under ``RECFUSION_HOME`` so that a run leaves nothing in the repository. The
+warehouse path and the interest settings reach dbt as an environment variable and
+``--vars``. ``settings.dbt_target`` picks the profile's target and
+``settings.dbt_executable`` the dbt to run: the Spark targets need the dbt of the Spark venv
+(``recfusion.spark``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from recfusion import names
 from recfusion.settings import REPO_ROOT
 from recfusion.warehouse import writer_lock
 
@@ -25,6 +28,16 @@ DBT_PROJECT = REPO_ROOT / "dbt_project"
 
 class TransformError(RuntimeError):
     """dbt failed: names the models or tests that failed and why."""
+
+
+def checked_vars(values: dict) -> dict:
+    """The dbt vars, with the dates that macros write into SQL checked for their form."""
+    for key in ("backfill_start", "backfill_end"):
+        if values.get(key) is not None:
+            names.day(values[key], f"dbt var {key}")
+    if values.get("as_of") is not None:
+        names.moment(values["as_of"], "dbt var as_of")
+    return values
 
 
 def dbt_args(settings, command: str, *extra: str, dbt_vars: dict | None = None) -> list[str]:
@@ -40,7 +53,7 @@ def dbt_args(settings, command: str, *extra: str, dbt_vars: dict | None = None) 
         "--log-path",
         str(settings.home / "dbt" / "logs"),
         "--vars",
-        json.dumps({**settings.dbt_vars(), **(dbt_vars or {})}),
+        json.dumps(checked_vars({**settings.dbt_vars(), **(dbt_vars or {})})),
         *extra,
     ]
 
@@ -53,15 +66,21 @@ def run_dbt(settings, command: str, *extra: str, dbt_vars: dict | None = None) -
     A child process, not ``dbtRunner``: dbt-duckdb keeps its connection open for the life of
     the process, which would lock the warehouse against the stages that follow.
     """
-    args = dbt_args(settings, command, *extra, dbt_vars=dbt_vars)
     env = {
         **os.environ,
         "RECFUSION_WAREHOUSE": str(settings.warehouse),
+        "RECFUSION_DBT_TARGET": settings.dbt_target,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    dbt = Path(sys.executable).with_name("dbt")
-    log.info("dbt %s", " ".join(args))
+    dbt = settings.dbt_executable or Path(sys.executable).with_name("dbt")
     with writer_lock(settings.warehouse):
+        if settings.dbt_target == "spark":  # a local Spark reads the raw tables from parquet
+            from recfusion import spark
+
+            env["RECFUSION_SPARK_DIR"] = str(settings.spark_dir)
+            dbt_vars = {"spark_sources": spark.export_sources(settings), **(dbt_vars or {})}
+        args = dbt_args(settings, command, *extra, dbt_vars=dbt_vars)
+        log.info("dbt %s", " ".join(args))
         proc = subprocess.run([str(dbt), *args], env=env, capture_output=True, text=True)
     results_file = settings.home / "dbt" / "target" / "run_results.json"
     results = json.loads(results_file.read_text())["results"] if results_file.exists() else []

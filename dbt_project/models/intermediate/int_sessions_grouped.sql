@@ -45,8 +45,11 @@ positioned as (
         lag(event_ts) over day_order as previous_event_at,
         lead(event_ts) over day_order as next_event_at,
         row_number() over day_order as day_position,
+        {#- the frame written out: Spark cannot add one to a named window -#}
         count(item_id) over (
-            day_order rows between unbounded preceding and current row
+            partition by user_id, event_date
+            order by event_ts, event_id
+            rows between unbounded preceding and current row
         ) as item_events_so_far
 
     from activity
