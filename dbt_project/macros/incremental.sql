@@ -98,7 +98,8 @@
     its values depend on): when the vars differ from the table's, the run
     rebuilds every user. -#}
 
-{#- The config that makes a model replace whole users. -#}
+{#- The config that makes a model replace whole users, materialization
+    included (a model sets no `materialized` of its own). -#}
 {% macro user_partitioned() -%}
     {{ return(adapter.dispatch('user_partitioned', 'recfusion')()) }}
 {%- endmacro %}
@@ -108,9 +109,23 @@
     that users who are no longer in the data go too. -#}
 {% macro default__user_partitioned() -%}
     {{ return({
+        'materialized': 'incremental',
         'incremental_strategy': 'delete+insert',
         'unique_key': 'user_id',
         'pre_hook': "{{ clear_for_rebuild() }}",
+    }) }}
+{%- endmacro %}
+
+{#- Spark: dbt-spark has no delete+insert, and on parquet no merge either;
+    insert_overwrite replaces partitions, and a partition per user is far
+    too many. So these models are plain tables on Spark, rebuilt whole on
+    every run: correct (every user is rebuilt, as in a full build: not
+    incremental in work), and is_incremental() is false, so the macros
+    below select every user. -#}
+{% macro spark__user_partitioned() -%}
+    {{ return({
+        'materialized': 'table',
+        'file_format': 'parquet',
     }) }}
 {%- endmacro %}
 

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 SPARK_VENV = REPO_ROOT / ".venv-spark"
 SOURCES_YAML = REPO_ROOT / "dbt_project" / "models" / "staging" / "_landing__sources.yml"
 # columns that record when a row was written: they differ between any two builds
-BOOKKEEPING = {"staged_at"}
+BOOKKEEPING = {"staged_at", "built_at"}
 
 
 def spark_dbt() -> Path:

@@ -2,7 +2,6 @@
     ranked from the latest (1) back. Incremental by user: a run rebuilds the
     users with newly staged events. -#}
 {{ config(
-    materialized='incremental',
     on_schema_change='fail',
     **user_partitioned()
 ) }}

@@ -6,7 +6,6 @@
     users with newly staged events from their whole history (an item has
     one category, so min(category) is that category). -#}
 {{ config(
-    materialized='incremental',
     on_schema_change='fail',
     **user_partitioned()
 ) }}

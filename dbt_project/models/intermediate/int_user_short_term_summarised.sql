@@ -5,7 +5,6 @@
     move with as_of. Incremental by user: a run rebuilds the users with
     newly staged events. -#}
 {{ config(
-    materialized='incremental',
     on_schema_change='fail',
     **user_partitioned()
 ) }}

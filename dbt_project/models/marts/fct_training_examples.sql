@@ -21,7 +21,6 @@
     and weights decayed to its noon), all strictly before those targets. A
     full build computes every example from the events. -#}
 {{ config(
-    materialized='incremental',
     on_schema_change='fail',
     **user_partitioned()
 ) }}

@@ -2,7 +2,6 @@
     Users with fewer than 3 items train only. Incremental by user: a run
     rewrites the users with newly staged events. -#}
 {{ config(
-    materialized='incremental',
     on_schema_change='fail',
     **user_partitioned()
 ) }}

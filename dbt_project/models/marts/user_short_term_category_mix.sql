@@ -4,7 +4,6 @@
     as_of (ageing multiplies all of a user's affinities by one factor), so
     only users with newly staged events change: incremental by user. -#}
 {{ config(
-    materialized='incremental',
     on_schema_change='fail',
     **user_partitioned()
 ) }}
