@@ -55,9 +55,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Every test, the browser tests in headless Chromium included (`make browser-test` runs just
-# those).
-test: install tools lint
+# Every test: the browser tests in headless Chromium (`make browser-test` runs just those),
+# the faults (SIGKILL inside each stage) and the dbt marts on Spark (`make spark-test`)
+# included; the Spark venv is built first so that the Spark test runs rather than skips.
+test: install tools lint spark-venv
 	$(BIN)/pytest -q -ra
 
 # Just the Airflow and MLflow UIs in headless Chromium (about 7 minutes on 2 cores);

@@ -112,6 +112,18 @@ def run_peer(name: str, split: Path, seeds: list[int], out: list[dict], schedule
         out.append({"dataset": name, "model": "rectools SASRec", **result})
 
 
+class Rows(list):
+    """Results so far, also written after every run: a long benchmark cut short keeps them."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+
+    def append(self, row: dict) -> None:
+        super().append(row)
+        self.path.write_text(json.dumps(list(self), indent=1, default=float))
+
+
 def run_ours(name, settings, data, seeds, variants, epochs, patience, out: list[dict]):
     from recfusion.model.data import evaluation_batch
     from recfusion.model.segments import segment_masks, segment_metrics
@@ -291,14 +303,14 @@ def main(argv=None) -> None:
     from recfusion.model.data import read_interactions
     from recfusion.warehouse import connect
 
-    rows: list[dict] = []
     args.work.mkdir(parents=True, exist_ok=True)
+    rows = Rows(args.work / "ours.partial.json")
     for name in args.datasets:
         settings = prepare(name, args.work)
         with connect(settings.warehouse, read_only=True) as con:
             data = read_interactions(con)
         log.info("%s: %d users, %d items", name, len(data.users), data.n_items)
-        peer_rows: list[dict] = []
+        peer_rows = Rows(args.work / f"{name}-peer.partial.json")
         peer = None
         if not args.no_peer:
             split = args.work / f"{name}-split.csv"

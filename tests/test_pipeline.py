@@ -137,6 +137,45 @@ def test_training_logs_metrics_and_registers_a_champion(pipeline_run):
     } <= artifacts
 
 
+FIT_AND_HASH = """
+import hashlib, sys
+from pathlib import Path
+from recfusion.model.data import read_interactions
+from recfusion.model.train import fit
+from recfusion.warehouse import connect
+from tests.conftest import small_settings
+settings = small_settings(Path(sys.argv[1]))
+with connect(settings.warehouse, read_only=True) as con:
+    data = read_interactions(con)
+digest = hashlib.sha256()
+for value in fit(data, settings, "learned").model.state_dict().values():
+    digest.update(value.numpy().tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_training_is_bit_for_bit_repeatable_across_processes(pipeline_run):
+    """Two processes, two CPU threads each, same data and seed: the same weights. A rerun
+    after a crash must publish what the uninterrupted run would have."""
+    import os
+    import subprocess
+    import sys
+
+    settings, _ = pipeline_run
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", FIT_AND_HASH, str(settings.home)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        ).stdout.split()[-1]
+        for _ in range(2)
+    }
+    assert len(digests) == 1
+
+
 def test_retraining_on_the_same_data_does_not_move_the_champion(pipeline_run):
     from mlflow.tracking import MlflowClient
 

@@ -232,7 +232,7 @@ def log_and_register(
     for key, value in {
         "data_snapshot": ctx["data_snapshot"],
         "items_hash": ctx["items_hash"],
-        METRIC: f"{learned.valid['ndcg_10']:.6f}",
+        METRIC: repr(float(learned.valid["ndcg_10"])),  # full precision: compared later
         "run_id": run_id,
     }.items():
         client.set_model_version_tag(name, version, key, value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -127,12 +128,42 @@ def batch_loss(model, items, ages, targets, n_negatives: int | None) -> torch.Te
     return F.cross_entropy(logits, torch.zeros_like(targets))
 
 
+@contextmanager
+def deterministic():
+    """Torch's deterministic kernels for the length of the block, then the caller's mode.
+
+    With more than one CPU thread some backward kernels (scatter-adds into embedding
+    gradients among them) sum in a varying order, so two trainings with the same seed and
+    data drift apart in the last bits; a rerun after a crash would then publish different
+    scores, and a retrained model on the same snapshot could look better than its twin.
+    """
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
 def fit(data: Interactions, settings, gate_mode: str = "learned") -> TrainResult:
-    """Train one variant; keep the epoch with the best validation NDCG@10."""
+    """Train one variant; keep the epoch with the best validation NDCG@10.
+
+    Bit-for-bit repeatable for the same data, settings and thread count (see
+    ``deterministic``).
+    """
+    threads = torch.get_num_threads()
+    if settings.train.threads:
+        torch.set_num_threads(settings.train.threads)
+    try:
+        with deterministic():
+            return _fit(data, settings, gate_mode)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(data: Interactions, settings, gate_mode: str) -> TrainResult:
     cfg = settings.train
     torch.manual_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     device = device_for(settings.embed.device)
     model = build_model(data, settings, gate_mode).to(device)
