@@ -133,11 +133,13 @@ def plot(results: list[dict], path: Path) -> None:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     events = [r["events"] for r in results]
-    for stage in results[0]["stages"]:
-        left.plot(events, [r["stages"][stage]["seconds"] for r in results], "o-", label=stage)
+    for i, stage in enumerate(results[0]["stages"]):
+        color = f"C{i}"  # one colour per stage in both panels
+        seconds = [r["stages"][stage]["seconds"] for r in results]
+        left.plot(events, seconds, "o-", color=color, label=stage)
         if "peak_rss_mib" in results[0]["stages"][stage]:
             rss = [r["stages"][stage]["peak_rss_mib"] for r in results]
-            right.plot(events, rss, "o-", label=stage)
+            right.plot(events, rss, "o-", color=color, label=stage)
     for axis, label in ((left, "seconds"), (right, "peak RSS, MiB")):
         axis.set_xscale("log")
         axis.set_yscale("log")
@@ -146,6 +148,7 @@ def plot(results: list[dict], path: Path) -> None:
         axis.grid(True, which="both", alpha=0.3)
     left.plot(events, [events[i] / events[0] for i in range(len(events))], "k:", label="linear")
     left.legend(fontsize=7)
+    right.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
