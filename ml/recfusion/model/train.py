@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -138,11 +139,15 @@ def deterministic():
     scores, and a retrained model on the same snapshot could look better than its twin.
     """
     before = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True)
+    before_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    # on CUDA, cuBLAS needs this workspace setting for repeatable results; warn_only keeps an
+    # op without a deterministic kernel running (with a warning) instead of failing the job
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(before)
+        torch.use_deterministic_algorithms(before, warn_only=before_warn)
 
 
 def fit(data: Interactions, settings, gate_mode: str = "learned") -> TrainResult:
