@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 from pathlib import Path
 
@@ -31,11 +32,35 @@ def setup(settings):
 
     settings.ensure_dirs()
     (settings.home / "mlflow").mkdir(parents=True, exist_ok=True)
+    _create_local_store(settings)
     mlflow.set_tracking_uri(settings.tracking_uri)
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
         mlflow.create_experiment(EXPERIMENT, artifact_location=settings.artifact_root.as_uri())
     mlflow.set_experiment(EXPERIMENT)
     return mlflow
+
+
+def _create_local_store(settings) -> None:
+    """Create the embedded SQLite store whole or not at all.
+
+    MLflow migrates a new SQLite database in many steps; a process killed half-way leaves a
+    store that every later run fails to migrate. So a new store is migrated under a temporary
+    name and renamed into place; a kill leaves only a temporary file, removed next time.
+    """
+    if settings.mlflow_tracking_uri:
+        return  # a server or a store the operator manages
+    from mlflow.tracking import MlflowClient
+
+    db = settings.home / "mlflow" / "mlflow.db"
+    if db.exists():
+        return
+    for stale in db.parent.glob("mlflow.db.*.tmp"):
+        stale.unlink(missing_ok=True)
+    tmp = db.with_name(f"mlflow.db.{os.getpid()}.tmp")
+    MlflowClient(tracking_uri=f"sqlite:///{tmp}").search_experiments()  # creates and migrates
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, db)
 
 
 def flat_params(settings) -> dict[str, str]:
